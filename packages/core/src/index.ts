@@ -8,3 +8,4 @@ export * from './random.js';
 export * from './conformance-case.js';
 export * from './cross-check.js';
 export * from './runtime.js';
+export * from './attention.js';

@@ -103,8 +103,7 @@ export function makeProblem(spec: ProblemSpec): Problem {
 export function checkHostArray(field: string, a: unknown, dtype: DType, length: number): asserts a is HostArray {
   const want = dtype === 'f32' ? Float32Array : Uint16Array;
   if (!(a instanceof want)) {
-    const got = a === null || a === undefined ? a : ArrayBuffer.isView(a) ? (a as object).constructor.name : typeof a;
-    throw new ValidationError(field, `a ${want.name} (dtype ${dtype})`, got);
+    throw new ValidationError(field, `a ${want.name} (dtype ${dtype})`, ArrayBuffer.isView(a) || a == null ? a : typeof a);
   }
   if (a.length !== length) throw new ValidationError(`${field}.length`, `${length} elements`, a.length);
 }
