@@ -5,6 +5,11 @@ import { makeProblem, validateBackwardInputs, validateInputs } from './validate.
 
 export interface AttentionOptions extends SelectOptions, RunOptions {}
 
+/** A Problem (already made) is used as is; a ProblemSpec is validated into one. */
+function toProblem(spec: ProblemSpec | Problem): Problem {
+  return 'totalQ' in spec && 'varlen' in spec && Object.isFrozen(spec) ? (spec as Problem) : makeProblem(spec as ProblemSpec);
+}
+
 /** Validate, select a backend from the registry (see SelectOptions) and run the forward pass. */
 export async function attention(
   registry: BackendRegistry,
@@ -12,7 +17,7 @@ export async function attention(
   inputs: AttentionInputs,
   opts: AttentionOptions = {},
 ): Promise<ForwardResult & { backend: string }> {
-  const p = makeProblem(spec as ProblemSpec);
+  const p = toProblem(spec);
   validateInputs(p, inputs);
   const { backend } = await registry.select(p, opts);
   return { ...(await backend.forward(p, inputs, opts)), backend: backend.name };
@@ -25,7 +30,7 @@ export async function attentionBackward(
   inputs: BackwardInputs,
   opts: AttentionOptions = {},
 ): Promise<BackwardResult & { backend: string }> {
-  const p = makeProblem(spec as ProblemSpec);
+  const p = toProblem(spec);
   validateBackwardInputs(p, inputs);
   const { backend } = await registry.select(p, opts);
   return { ...(await backend.backward(p, inputs, opts)), backend: backend.name };
