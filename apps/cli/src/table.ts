@@ -1,0 +1,32 @@
+/** Plain-text tables and the terminal progress bar. */
+import { err, stderrIsTTY, terminalColumns } from './host.js';
+
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) => r.map((c, i) => (c ?? '').padEnd(w[i]!)).join('  ').trimEnd();
+  return [line(header), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** A one-line progress bar on stderr, drawn only when stderr is a terminal. */
+export class Progress {
+  readonly #on: boolean;
+  #done = 0;
+  constructor(readonly total: number, enabled = true) {
+    this.#on = enabled && stderrIsTTY() && total > 0;
+  }
+  tick(label: string): void {
+    this.#done++;
+    this.draw(label);
+  }
+  draw(label: string): void {
+    if (!this.#on) return;
+    const cols = terminalColumns();
+    const width = 24;
+    const fill = Math.round((this.#done / this.total) * width);
+    const head = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${this.#done}/${this.total} `;
+    err(`\r\x1b[2K${(head + label).slice(0, cols - 1)}`);
+  }
+  end(): void {
+    if (this.#on) err('\r\x1b[2K');
+  }
+}

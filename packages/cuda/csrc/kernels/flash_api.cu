@@ -1,0 +1,127 @@
+// C entry points (flash_params.h): validation of what the kernels support, head-dim bucket dispatch, the backward
+// preprocess (D = rowsum(dO * O)) and workspace sizing.
+#include "launch.h"
+#include "utils.cuh"
+
+namespace flash {
+namespace {
+
+int bucket_for(int d) {
+  for (int b : kBuckets)
+    if (d <= b) return b;
+  return 0;
+}
+
+const char* check(const FlashFwdParams& p) {
+  if (p.dtype != FLASH_F32 && p.dtype != FLASH_F16 && p.dtype != FLASH_BF16) return "dtype not f32, f16 or bf16";
+  if (p.d_qk <= 0 || p.d_qk % 8 != 0) return "headDim must be a positive multiple of 8 for cuda";
+  if (p.d_v <= 0 || p.d_v % 8 != 0) return "headDimV must be a positive multiple of 8 for cuda";
+  if (p.d_qk > 256) return "headDim > 256 not supported by cuda";
+  if (p.d_v > 256) return "headDimV > 256 not supported by cuda";
+  if (p.h_q <= 0 || p.h_kv <= 0 || p.h_q % p.h_kv != 0) return "nheadsQ must be a positive multiple of nheadsKV";
+  if (p.batch < 0 || p.max_seqlen_q < 0 || p.max_seqlen_k < 0) return "negative batch or sequence length";
+  if (p.h_q > 65535 || p.batch > 65535) return "nheads or batch > 65535 not supported by cuda (grid limit)";
+  return nullptr;
+}
+
+template <typename T>
+__global__ void bwd_preprocess_kernel(const FlashBwdParams bp, float* __restrict__ dsum) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int q0 = bp.fwd.cu_seqlens_q[b], sq = bp.fwd.cu_seqlens_q[b + 1] - q0;
+  const int i = blockIdx.x * 8 + warp;
+  if (i >= sq) return;
+  const int64_t off = ((int64_t)(q0 + i) * bp.fwd.h_q + h) * bp.fwd.d_v;
+  const T* o = static_cast<const T*>(bp.fwd.out) + off;
+  const T* d = static_cast<const T*>(bp.dout) + off;
+  float acc = 0.f;
+  for (int c = lane; c < bp.fwd.d_v; c += 32) acc = fmaf(to_float<T>(o[c]), to_float<T>(d[c]), acc);
+#pragma unroll
+  for (int s = 16; s > 0; s >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, s);
+  if (lane == 0) dsum[(int64_t)(q0 + i) * bp.fwd.h_q + h] = acc;
+}
+
+template <typename T>
+cudaError_t launch_preprocess(const FlashBwdParams& p, float* dsum, cudaStream_t stream) {
+  dim3 grid((p.fwd.max_seqlen_q + 7) / 8, p.fwd.h_q, p.fwd.batch);
+  bwd_preprocess_kernel<T><<<grid, 256, 0, stream>>>(p, dsum);
+  return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t dispatch_fwd(const FlashFwdParams& p, int bucket, cudaStream_t s) {
+  switch (bucket) {
+    case 32: return run_fwd<T, 32>(p, s);
+    case 64: return run_fwd<T, 64>(p, s);
+    case 96: return run_fwd<T, 96>(p, s);
+    case 128: return run_fwd<T, 128>(p, s);
+    case 160: return run_fwd<T, 160>(p, s);
+    case 192: return run_fwd<T, 192>(p, s);
+    case 224: return run_fwd<T, 224>(p, s);
+    default: return run_fwd<T, 256>(p, s);
+  }
+}
+template <typename T>
+cudaError_t dispatch_bwd(const FlashBwdParams& p, const float* dsum, int bucket, cudaStream_t s) {
+  switch (bucket) {
+    case 32: return run_bwd<T, 32>(p, dsum, s);
+    case 64: return run_bwd<T, 64>(p, dsum, s);
+    case 96: return run_bwd<T, 96>(p, dsum, s);
+    case 128: return run_bwd<T, 128>(p, dsum, s);
+    case 160: return run_bwd<T, 160>(p, dsum, s);
+    case 192: return run_bwd<T, 192>(p, dsum, s);
+    case 224: return run_bwd<T, 224>(p, dsum, s);
+    default: return run_bwd<T, 256>(p, dsum, s);
+  }
+}
+
+int64_t dsum_bytes(const FlashFwdParams& p) {
+  return ((int64_t)p.batch * p.max_seqlen_q * p.h_q * (int64_t)sizeof(float) + 255) / 256 * 256;
+}
+
+}  // namespace
+}  // namespace flash
+
+using namespace flash;
+
+extern "C" cudaError_t flash_fwd(const FlashFwdParams* p, cudaStream_t stream, const char** unsupported) {
+  if (const char* why = check(*p)) {
+    if (unsupported) *unsupported = why;
+    return cudaErrorNotSupported;
+  }
+  if (p->batch == 0 || p->max_seqlen_q == 0) return cudaSuccess;
+  if (p->dtype == FLASH_F32) return run_fwd_f32(*p, stream);
+  const int bucket = bucket_for(p->d_qk > p->d_v ? p->d_qk : p->d_v);
+  return p->dtype == FLASH_F16 ? dispatch_fwd<__half>(*p, bucket, stream)
+                               : dispatch_fwd<__nv_bfloat16>(*p, bucket, stream);
+}
+
+static int64_t workspace_bytes(const FlashBwdParams& p) {
+  return p.fwd.dtype == FLASH_F32 ? bwd_f32_workspace_bytes(p) : dsum_bytes(p.fwd);
+}
+
+extern "C" int64_t flash_bwd_workspace_bytes(const FlashBwdParams* p) { return workspace_bytes(*p); }
+
+extern "C" cudaError_t flash_bwd(const FlashBwdParams* p, cudaStream_t stream, const char** unsupported) {
+  const char* why = check(p->fwd);
+  if (!why && p->fwd.lse == nullptr) why = "backward needs the forward LSE";
+  if (!why && (p->scratch == nullptr || p->scratch_bytes < workspace_bytes(*p)) && workspace_bytes(*p) > 0)
+    why = "backward workspace missing or smaller than flash_bwd_workspace_bytes()";
+  if (why) {
+    if (unsupported) *unsupported = why;
+    return cudaErrorNotSupported;
+  }
+  if (p->fwd.batch == 0) return cudaSuccess;
+  if (p->fwd.max_seqlen_q == 0 && p->fwd.max_seqlen_k == 0) return cudaSuccess;
+  if (p->fwd.dtype == FLASH_F32) return run_bwd_f32(*p, stream);
+  float* dsum = static_cast<float*>(p->scratch);
+  cudaError_t e = cudaSuccess;
+  if (p->fwd.max_seqlen_q > 0) {
+    e = p->fwd.dtype == FLASH_F16 ? launch_preprocess<__half>(*p, dsum, stream)
+                                  : launch_preprocess<__nv_bfloat16>(*p, dsum, stream);
+    if (e != cudaSuccess) return e;
+  }
+  const int bucket = bucket_for(p->fwd.d_qk > p->fwd.d_v ? p->fwd.d_qk : p->fwd.d_v);
+  return p->fwd.dtype == FLASH_F16 ? dispatch_bwd<__half>(*p, dsum, bucket, stream)
+                                   : dispatch_bwd<__nv_bfloat16>(*p, dsum, bucket, stream);
+}

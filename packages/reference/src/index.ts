@@ -1,0 +1,3 @@
+export { createReferenceBackend, type ReferenceBackend, type ReferenceBackendOptions, type ReferenceStats } from './backend.js';
+export { referenceOracle, oracleForward, oracleBackward, naiveForward, naiveBackward } from './oracle.js';
+export { HostDeviceTensor } from './device.js';

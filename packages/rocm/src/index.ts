@@ -1,0 +1,10 @@
+export { createRocmBackend, type RocmBackend, type RocmTiming } from './backend.js';
+export { GpuDriver, libraryCandidates } from './gpu/driver.js';
+export { API_TABLE, LAUNCH_PARAM, symbolsOf, type DriverKind } from './gpu/api-table.js';
+export { KernelArgs } from './gpu/kernel-args.js';
+export { loadFfiSeam } from './ffi/load-seam.js';
+export type { FfiSeam, NativeLibrary, Signature, ArgType } from './ffi/native-library.js';
+export { AMD_ARCHS, MFMA_ARCHS, NVIDIA_SASS, codeObjectPath, findBuildDir, readManifest, type Manifest } from './code-objects.js';
+export { chooseTiles, sharedBytes, accBytes } from './tiles.js';
+export { createRocmBackendOn, type Ready } from './backend.js';
+export type { KernelDriver } from './gpu/driver.js';

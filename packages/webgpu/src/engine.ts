@@ -1,0 +1,320 @@
+import { DeviceError, lseLayout, tensorSizes, type DType, type HostArray, type Problem } from '@flashattn/core';
+import { bindRange, bufferBytes, planChunks, wordChunks, type Chunk, type RowTensor } from './binding-split.js';
+import { WebGPUTensor } from './device-tensor.js';
+import { BACKEND, queueDone, scoped, type GpuContext } from './gpu-context.js';
+import { Recorder, USAGE, type Binding } from './recorder.js';
+import { chooseDkvTiles, chooseDqTiles, chooseForwardTiles, type TileLimits, type TileOverride } from './tiles.js';
+import { encodeParams, type ParamName } from './wgsl-common.js';
+import { dkvWGSL, dqWGSL, rowStatsWGSL, type BackwardTiles } from './wgsl-backward.js';
+import { forwardLayout, forwardWGSL, type ForwardTiles } from './wgsl-forward.js';
+import { LINEAR_WG, fillWGSL, packWGSL } from './wgsl-util.js';
+
+
+const POISON: Record<DType, number> = { f32: 0x7fc00000, f16: 0x7e007e00, bf16: 0x7fc07fc0 };
+const bpe = (dt: DType | 'f32') => (dt === 'f32' ? 4 : 2);
+
+interface ForwardPlan { tiles: ForwardTiles; subgroups: boolean; chunks: Chunk[] }
+interface BackwardPlan { dkv: BackwardTiles; dq: BackwardTiles; stats: ForwardPlan; chunks: Chunk[] }
+
+/** Kernels, pipelines and the recording of forward/backward on one device. */
+export class Engine {
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  /** GPU time of the last call's attention kernels (timestamp queries), when profiling. */
+  lastGpuMs: number | undefined;
+  profile = false;
+  #serial: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly ctx: GpuContext, readonly override?: TileOverride) {}
+
+  /** Error scopes are a device-wide stack: one operation at a time. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.#serial.then(fn, fn);
+    this.#serial = r.catch(() => undefined);
+    return r;
+  }
+
+  tileLimits(): TileLimits {
+    const l = this.ctx.limits;
+    return { smem: l.maxComputeWorkgroupStorageSize, invocations: Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX), subgroupMinSize: this.ctx.subgroupMinSize };
+  }
+
+  #rowTensors(p: Problem, names: string[]): RowTensor[] {
+    const out16 = p.dtype === 'f32' ? 4 : 4; // outputs are written as f32 (directly or into scratch)
+    const all: Record<string, RowTensor> = {
+      q: { name: 'q', cu: p.cuSeqlensQ, rowElems: p.nheadsQ * p.headDim, bytesPerElem: bpe(p.dtype) },
+      k: { name: 'k', cu: p.cuSeqlensK, rowElems: p.nheadsKV * p.headDim, bytesPerElem: bpe(p.dtype) },
+      v: { name: 'v', cu: p.cuSeqlensK, rowElems: p.nheadsKV * p.headDimV, bytesPerElem: bpe(p.dtype) },
+      o: { name: 'out', cu: p.cuSeqlensQ, rowElems: p.nheadsQ * p.headDimV, bytesPerElem: bpe(p.dtype) },
+      do: { name: 'dout', cu: p.cuSeqlensQ, rowElems: p.nheadsQ * p.headDimV, bytesPerElem: bpe(p.dtype) },
+      oacc: { name: 'out (f32 result)', cu: p.cuSeqlensQ, rowElems: p.nheadsQ * p.headDimV, bytesPerElem: out16 },
+      dq: { name: 'dq (f32 result)', cu: p.cuSeqlensQ, rowElems: p.nheadsQ * p.headDim, bytesPerElem: 4 },
+      dk: { name: 'dk (f32 result)', cu: p.cuSeqlensK, rowElems: p.nheadsKV * p.headDim, bytesPerElem: 4 },
+      dv: { name: 'dv (f32 result)', cu: p.cuSeqlensK, rowElems: p.nheadsKV * p.headDimV, bytesPerElem: 4 },
+    };
+    return names.map((n) => all[n]!);
+  }
+
+  #common(p: Problem): string[] {
+    const l = this.ctx.limits;
+    const r: string[] = [];
+    const n = tensorSizes(p);
+    const big = Math.max(n.q, n.k, n.v, n.out) * 4;
+    if (big > l.maxBufferSize) r.push(`a tensor of ${big} bytes (as f32) > maxBufferSize ${l.maxBufferSize} of this adapter`);
+    if (n.lse * 16 > l.maxStorageBufferBindingSize) r.push(`nheadsQ * totalQ = ${n.lse} row statistics exceed maxStorageBufferBindingSize ${l.maxStorageBufferBindingSize}`);
+    const maxDim = l.maxComputeWorkgroupsPerDimension;
+    if (p.nheadsQ > maxDim) r.push(`nheadsQ ${p.nheadsQ} > ${maxDim} workgroups per dimension`);
+    return r;
+  }
+
+  forwardPlan(p: Problem): ForwardPlan | string[] {
+    const r = this.#common(p);
+    const tiles = chooseForwardTiles(p.headDim, p.headDimV, this.tileLimits(), this.override);
+    if (!tiles) return [...r, `no forward tile fits headDim ${p.headDim}/${p.headDimV} in ${this.ctx.limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`];
+    const l = this.ctx.limits;
+    if (Math.ceil(p.seqlenQ / tiles.bm) > l.maxComputeWorkgroupsPerDimension) r.push(`seqlenQ ${p.seqlenQ} needs more than ${l.maxComputeWorkgroupsPerDimension} query tiles`);
+    const chunks = planChunks(p.batch, this.#rowTensors(p, ['q', 'k', 'v', 'o', 'oacc']), l.maxStorageBufferBindingSize, l.minStorageBufferOffsetAlignment, l.maxComputeWorkgroupsPerDimension);
+    if (typeof chunks === 'string') r.push(chunks);
+    if (r.length || typeof chunks === 'string') return r;
+    const g = forwardLayout({ d: p.headDim, dv: p.headDimV }, tiles).g;
+    return { tiles, subgroups: this.ctx.subgroupMinSize >= g, chunks };
+  }
+
+  backwardPlan(p: Problem): BackwardPlan | string[] {
+    const r = this.#common(p);
+    const lim = this.tileLimits();
+    const dkv = chooseDkvTiles(p.headDim, p.headDimV, lim, this.override);
+    const dq = chooseDqTiles(p.headDim, p.headDimV, lim, this.override);
+    if (!dkv || !dq) return [...r, `no backward tile fits headDim ${p.headDim}/${p.headDimV} in ${lim.smem} bytes of workgroup memory`];
+    const l = this.ctx.limits;
+    if (Math.ceil(p.seqlenK / dkv.bn) > l.maxComputeWorkgroupsPerDimension || Math.ceil(p.seqlenQ / dq.bm) > l.maxComputeWorkgroupsPerDimension)
+      r.push(`sequence too long for ${l.maxComputeWorkgroupsPerDimension} tiles per dimension`);
+    const chunks = planChunks(p.batch, this.#rowTensors(p, ['q', 'k', 'v', 'o', 'do', 'dq', 'dk', 'dv']), l.maxStorageBufferBindingSize, l.minStorageBufferOffsetAlignment, l.maxComputeWorkgroupsPerDimension);
+    if (typeof chunks === 'string') r.push(chunks);
+    const stats = this.forwardPlan(p);
+    if (Array.isArray(stats)) r.push(...stats);
+    if (r.length || typeof chunks === 'string' || Array.isArray(stats)) return r;
+    return { dkv, dq, stats, chunks };
+  }
+
+  #pipeline(key: string, code: () => string): GPUComputePipeline {
+    let pl = this.#pipelines.get(key);
+    if (!pl) {
+      const module = this.ctx.device.createShaderModule({ code: code(), label: key });
+      pl = this.ctx.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      this.#pipelines.set(key, pl);
+    }
+    return pl;
+  }
+
+  /** Allocate a storage buffer (error scopes turn OOM into DeviceOutOfMemoryError at the end of the call). */
+  #buffer(bytes: number, label: string, track: GPUBuffer[]): GPUBuffer {
+    const b = this.ctx.device.createBuffer({ size: bytes, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label });
+    track.push(b);
+    return b;
+  }
+
+  #fill(rec: Recorder, buf: GPUBuffer, pattern: number): void {
+    const pl = this.#pipeline('fill', fillWGSL);
+    const maxDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    for (const c of wordChunks(buf.size / 4, this.ctx.limits.maxStorageBufferBindingSize / 4)) {
+      const [gx, gy, rowsX] = linearGrid(c.n, maxDim);
+      rec.add('pre', pl, encodeParams({ count: c.n, pattern, rowsX }), [{ binding: 1, buffer: buf, offset: c.w0 * 4, size: c.n * 4 }], [gx, gy, 1]);
+    }
+  }
+
+  #pack(rec: Recorder, dtype: 'f16' | 'bf16', src: GPUBuffer, dst: GPUBuffer, elems: number): void {
+    const pl = this.#pipeline(`pack|${dtype}`, () => packWGSL(dtype));
+    const maxDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    for (const c of wordChunks(Math.ceil(elems / 2), this.ctx.limits.maxStorageBufferBindingSize / 8)) {
+      const [gx, gy, rowsX] = linearGrid(c.n, maxDim);
+      rec.add('post', pl, encodeParams({ count: c.n, rowsX }), [
+        { binding: 1, buffer: src, offset: c.w0 * 8, size: c.n * 8 },
+        { binding: 2, buffer: dst, offset: c.w0 * 4, size: c.n * 4 },
+      ], [gx, gy, 1]);
+    }
+  }
+
+  #cuBuffer(p: Problem, track: GPUBuffer[]): GPUBuffer {
+    const cu = new Uint32Array(2 * (p.batch + 1));
+    cu.set(p.cuSeqlensQ, 0);
+    cu.set(p.cuSeqlensK, p.batch + 1);
+    const b = this.#buffer(bufferBytes(cu.length, 4), 'cu', track);
+    this.ctx.device.queue.writeBuffer(b, 0, cu);
+    return b;
+  }
+
+  #baseParams(p: Problem, c: Chunk): Partial<Record<ParamName, number>> {
+    const ll = lseLayout(p);
+    return {
+      scale: p.scale, scaleLog2: p.scale * Math.LOG2E, softcap: p.softcap, ninfBits: 0xff800000,
+      hq: p.nheadsQ, hkv: p.nheadsKV, group: p.nheadsQ / p.nheadsKV, winLeft: p.window[0], winRight: p.window[1],
+      batch0: c.b0, qRow0: p.cuSeqlensQ[c.b0]!, kRow0: p.cuSeqlensK[c.b0]!,
+      lseBatchStride: ll.batchStride, lseHeadStride: ll.headStride, lseVarlen: ll.varlenRows ? 1 : 0, cuKOff: p.batch + 1,
+    };
+  }
+
+  upload(data: HostArray, dtype: DType | 'f32'): Promise<WebGPUTensor> {
+    return this.serial(() => scoped(this.ctx, 'upload', async () => {
+      const track: GPUBuffer[] = [];
+      const bytes = bufferBytes(data.length, bpe(dtype));
+      if (bytes > this.ctx.limits.maxBufferSize) throw new DeviceError(BACKEND, 'too-large', `tensor of ${bytes} bytes > maxBufferSize ${this.ctx.limits.maxBufferSize}`);
+      const buf = this.#buffer(bytes, `tensor ${dtype}`, track);
+      let src: ArrayBufferView = data;
+      if (data.byteLength % 4 !== 0) {
+        const padded = new Uint16Array(data.length + 1);
+        padded.set(data as Uint16Array);
+        src = padded;
+      }
+      if (src.byteLength > 0) this.ctx.device.queue.writeBuffer(buf, 0, src.buffer, src.byteOffset, src.byteLength);
+      await queueDone(this.ctx);
+      return new WebGPUTensor(buf, dtype, data.length);
+    }));
+  }
+
+  download(t: WebGPUTensor): Promise<HostArray> {
+    return this.serial(() => scoped(this.ctx, 'download', async () => {
+      const d = this.ctx.device;
+      const src = t.buffer;
+      const staging = d.createBuffer({ size: src.size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+      try {
+        const enc = d.createCommandEncoder();
+        enc.copyBufferToBuffer(src, 0, staging, 0, src.size);
+        d.queue.submit([enc.finish()]);
+        await Promise.race([staging.mapAsync(1), d.lost.then((li) => { throw new DeviceError(BACKEND, 'device-lost', li.message); })]);
+        const bytes = staging.getMappedRange().slice(0, t.length * bpe(t.dtype));
+        staging.unmap();
+        return t.dtype === 'f32' ? new Float32Array(bytes) : new Uint16Array(bytes);
+      } finally {
+        staging.destroy();
+      }
+    }));
+  }
+
+  forward(p: Problem, plan: ForwardPlan, q: WebGPUTensor, k: WebGPUTensor, v: WebGPUTensor): Promise<{ out: WebGPUTensor; lse: WebGPUTensor }> {
+    return this.serial(() => {
+      const track: GPUBuffer[] = [];
+      const keep = new Set<GPUBuffer>();
+      return scoped(this.ctx, 'forward', async () => {
+        const n = tensorSizes(p);
+        const dt = p.dtype;
+        const out = this.#buffer(bufferBytes(n.out, bpe(dt)), 'out', track);
+        const lse = this.#buffer(bufferBytes(n.lse, 4), 'lse', track);
+        const acc = dt === 'f32' ? out : this.#buffer(bufferBytes(2 * Math.ceil(n.out / 2), 4), 'out f32', track);
+        const cu = this.#cuBuffer(p, track);
+        const rec = new Recorder(this.ctx);
+        this.#fill(rec, out, POISON[dt]);
+        this.#fill(rec, lse, POISON.f32);
+        if (acc !== out) this.#fill(rec, acc, POISON.f32);
+        const { tiles, subgroups } = plan;
+        const shape = { dtype: dt, d: p.headDim, dv: p.headDimV, softcap: p.softcap > 0, subgroups };
+        const key = `fwd|${JSON.stringify(shape)}|${JSON.stringify(tiles)}`;
+        const pl = this.#pipeline(key, () => forwardWGSL(shape, tiles));
+        const [tq, tk, tv, to] = this.#rowTensors(p, ['q', 'k', 'v', dt === 'f32' ? 'o' : 'oacc']) as [RowTensor, RowTensor, RowTensor, RowTensor];
+        const align = this.ctx.limits.minStorageBufferOffsetAlignment;
+        for (const c of plan.chunks) {
+          const rq = bindRange(tq, c, align, q.buffer.size);
+          const rk = bindRange(tk, c, align, k.buffer.size);
+          const rv = bindRange(tv, c, align, v.buffer.size);
+          const ro = bindRange(to, c, align, acc.size);
+          rec.add('main', pl, encodeParams({ ...this.#baseParams(p, c), qShift: rq.shift, kShift: rk.shift, vShift: rv.shift, oShift: ro.shift }), [
+            { binding: 1, buffer: cu },
+            { binding: 3, buffer: q.buffer, offset: rq.offset, size: rq.size },
+            { binding: 4, buffer: k.buffer, offset: rk.offset, size: rk.size },
+            { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size },
+            { binding: 6, buffer: acc, offset: ro.offset, size: ro.size },
+            { binding: 7, buffer: lse },
+          ], [Math.ceil(p.seqlenQ / tiles.bm), p.nheadsQ, c.b1 - c.b0]);
+        }
+        if (dt !== 'f32') this.#pack(rec, dt, acc, out, n.out);
+        this.lastGpuMs = await rec.run(this.profile);
+        keep.add(out).add(lse);
+        return { out: new WebGPUTensor(out, dt, n.out), lse: new WebGPUTensor(lse, 'f32', n.lse) };
+      }).finally(() => {
+        for (const b of track) if (!keep.has(b)) b.destroy();
+      });
+    });
+  }
+
+  backward(
+    p: Problem, plan: BackwardPlan,
+    t: { q: WebGPUTensor; k: WebGPUTensor; v: WebGPUTensor; out: WebGPUTensor; dout: WebGPUTensor; lse: WebGPUTensor },
+  ): Promise<{ dq: WebGPUTensor; dk: WebGPUTensor; dv: WebGPUTensor }> {
+    return this.serial(() => {
+      const track: GPUBuffer[] = [];
+      const keep = new Set<GPUBuffer>();
+      return scoped(this.ctx, 'backward', async () => {
+        const n = tensorSizes(p);
+        const dt = p.dtype;
+        const rec = new Recorder(this.ctx);
+        const mk = (elems: number, name: string) => {
+          const fin = this.#buffer(bufferBytes(elems, bpe(dt)), name, track);
+          const acc = dt === 'f32' ? fin : this.#buffer(bufferBytes(2 * Math.ceil(elems / 2), 4), `${name} f32`, track);
+          this.#fill(rec, fin, POISON[dt]);
+          if (acc !== fin) this.#fill(rec, acc, POISON.f32);
+          return { fin, acc, elems };
+        };
+        const dq = mk(n.q, 'dq');
+        const dk = mk(n.k, 'dk');
+        const dv = mk(n.v, 'dv');
+        const rs = this.#buffer(bufferBytes(4 * n.lse, 4), 'row stats', track);
+        this.#fill(rec, rs, POISON.f32);
+        const cu = this.#cuBuffer(p, track);
+        const shape = { dtype: dt, d: p.headDim, dv: p.headDimV, softcap: p.softcap > 0 };
+        const plRs = this.#pipeline(`rowstats|${JSON.stringify(shape)}`, () => rowStatsWGSL(shape));
+        const plKv = this.#pipeline(`dkv|${JSON.stringify(shape)}|${JSON.stringify(plan.dkv)}`, () => dkvWGSL(shape, plan.dkv));
+        // f32: recompute each row's max and sum (a forward without V) rather than trust the f32-rounded LSE, whose
+        // rounding alone would exceed the criterion's bound, which a naive f32 computation makes tight.
+        const recompute = dt === 'f32';
+        const sshape = { ...shape, subgroups: plan.stats.subgroups };
+        const plSt = recompute ? this.#pipeline(`stats|${JSON.stringify(sshape)}|${JSON.stringify(plan.stats.tiles)}`, () => forwardWGSL(sshape, plan.stats.tiles, true)) : undefined;
+        const plQ = this.#pipeline(`dq|${JSON.stringify(shape)}|${JSON.stringify(plan.dq)}`, () => dqWGSL(shape, plan.dq));
+        const [tq, tk, tv, to, tdo, tdq, tdk, tdv] = this.#rowTensors(p, ['q', 'k', 'v', 'o', 'do', 'dq', 'dk', 'dv']) as RowTensor[] as [RowTensor, RowTensor, RowTensor, RowTensor, RowTensor, RowTensor, RowTensor, RowTensor];
+        const align = this.ctx.limits.minStorageBufferOffsetAlignment;
+        for (const c of plan.chunks) {
+          const r = (rt: RowTensor, buf: GPUBuffer) => bindRange(rt, c, align, buf.size);
+          const rq = r(tq, t.q.buffer), rk = r(tk, t.k.buffer), rv = r(tv, t.v.buffer), ro = r(to, t.out.buffer), rdo = r(tdo, t.dout.buffer);
+          const rdq = r(tdq, dq.acc), rdk = r(tdk, dk.acc), rdv = r(tdv, dv.acc);
+          const prm = encodeParams({
+            ...this.#baseParams(p, c), qShift: rq.shift, kShift: rk.shift, vShift: rv.shift, oShift: ro.shift, doShift: rdo.shift,
+            dqShift: rdq.shift, dkShift: rdk.shift, dvShift: rdv.shift,
+          });
+          const nb = c.b1 - c.b0;
+          const bq: Binding = { binding: 3, buffer: t.q.buffer, offset: rq.offset, size: rq.size };
+          const bk: Binding = { binding: 4, buffer: t.k.buffer, offset: rk.offset, size: rk.size };
+          const bv: Binding = { binding: 5, buffer: t.v.buffer, offset: rv.offset, size: rv.size };
+          const bdo: Binding = { binding: 6, buffer: t.dout.buffer, offset: rdo.offset, size: rdo.size };
+          rec.add('main', plRs, prm, [
+            { binding: 1, buffer: cu },
+            { binding: 3, buffer: t.out.buffer, offset: ro.offset, size: ro.size },
+            { binding: 4, buffer: t.dout.buffer, offset: rdo.offset, size: rdo.size },
+            { binding: 5, buffer: t.lse.buffer },
+            { binding: 6, buffer: rs },
+          ], [Math.ceil(p.seqlenQ / 64), p.nheadsQ, nb]);
+          if (plSt) rec.add('main', plSt, prm, [{ binding: 1, buffer: cu }, bq, bk, { binding: 7, buffer: rs }], [Math.ceil(p.seqlenQ / plan.stats.tiles.bm), p.nheadsQ, nb]);
+          rec.add('main', plKv, prm, [
+            { binding: 1, buffer: cu }, bq, bk, bv, bdo, { binding: 7, buffer: rs },
+            { binding: 8, buffer: dk.acc, offset: rdk.offset, size: rdk.size },
+            { binding: 9, buffer: dv.acc, offset: rdv.offset, size: rdv.size },
+          ], [Math.ceil(p.seqlenK / plan.dkv.bn), p.nheadsKV, nb]);
+          rec.add('main', plQ, prm, [
+            { binding: 1, buffer: cu }, bq, bk, bv, bdo, { binding: 7, buffer: rs },
+            { binding: 8, buffer: dq.acc, offset: rdq.offset, size: rdq.size },
+          ], [Math.ceil(p.seqlenQ / plan.dq.bm), p.nheadsQ, nb]);
+        }
+        if (dt !== 'f32') for (const x of [dq, dk, dv]) this.#pack(rec, dt, x.acc, x.fin, x.elems);
+        this.lastGpuMs = await rec.run(this.profile);
+        keep.add(dq.fin).add(dk.fin).add(dv.fin);
+        return { dq: new WebGPUTensor(dq.fin, dt, n.q), dk: new WebGPUTensor(dk.fin, dt, n.k), dv: new WebGPUTensor(dv.fin, dt, n.v) };
+      }).finally(() => {
+        for (const b of track) if (!keep.has(b)) b.destroy();
+      });
+    });
+  }
+}
+
+/** Workgroups for `words` threads: x up to the per-dimension limit, then y; rowsX = threads per y step. */
+function linearGrid(words: number, maxDim: number): [number, number, number] {
+  const groups = Math.ceil(words / LINEAR_WG);
+  const gx = Math.min(groups, maxDim);
+  return [gx, Math.ceil(groups / gx), gx * LINEAR_WG];
+}

@@ -1,0 +1,150 @@
+import { DeviceError, DeviceOutOfMemoryError } from '@flashattn/core';
+import { acquireGPU, noAdapterHint } from './acquire-gpu.js';
+
+export const BACKEND = 'webgpu';
+
+/** What the kernels and the splitter need to know about the device. */
+export interface GpuLimits {
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+  readonly maxComputeWorkgroupStorageSize: number;
+  readonly maxComputeInvocationsPerWorkgroup: number;
+  readonly maxComputeWorkgroupSizeX: number;
+  readonly maxComputeWorkgroupsPerDimension: number;
+  readonly minStorageBufferOffsetAlignment: number;
+  readonly minUniformBufferOffsetAlignment: number;
+}
+
+export interface GpuContext {
+  readonly device: GPUDevice;
+  /** Held so the instance outlives every call: Dawn's instance is freed when its GPU object is collected. */
+  readonly keepAlive?: readonly unknown[];
+  readonly limits: GpuLimits;
+  /** subgroups usable, with this guaranteed minimum size (0 = none) */
+  readonly subgroupMinSize: number;
+  readonly timestamps: boolean;
+  readonly description: string;
+  /** Set once the device is lost; every later call fails with it. */
+  lost?: string;
+}
+
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
+] as const;
+
+/** Open an adapter and a device with the highest limits it offers; null with a reason when there is none. */
+export async function openContext(): Promise<{ ctx: GpuContext } | { reason: string }> {
+  const got = await acquireGPU();
+  if ('reason' in got) return got;
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await got.gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    return { reason: `requestAdapter failed: ${(e as Error)?.message ?? e}; ${noAdapterHint()}` };
+  }
+  if (!adapter) return { reason: noAdapterHint() };
+  const requiredLimits: Record<string, number> = {};
+  for (const k of WANTED_LIMITS) {
+    const v = (adapter.limits as unknown as Record<string, number>)[k];
+    if (typeof v === 'number') requiredLimits[k] = v;
+  }
+  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
+  const features: GPUFeatureName[] = [];
+  const sgMin = (info as unknown as { subgroupMinSize?: number })?.subgroupMinSize ?? 0;
+  const useSubgroups = adapter.features.has('subgroups' as GPUFeatureName) && sgMin >= 4 && !process_env('FLASHATTN_WEBGPU_NO_SUBGROUPS');
+  if (useSubgroups) features.push('subgroups' as GPUFeatureName);
+  const timestamps = adapter.features.has('timestamp-query');
+  if (timestamps) features.push('timestamp-query');
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  } catch (e) {
+    return { reason: `requestDevice failed: ${(e as Error)?.message ?? e}` };
+  }
+  const l = device.limits;
+  const limits: GpuLimits = {
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
+    minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
+  };
+  const desc = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'unknown adapter';
+  const ctx: GpuContext = { device, keepAlive: [got.gpu, adapter], limits, subgroupMinSize: useSubgroups ? sgMin : 0, timestamps, description: desc };
+  void device.lost.then((li) => {
+    ctx.lost = `${li.reason}: ${li.message}`;
+  });
+  device.addEventListener?.('uncapturederror', (ev: Event) => {
+    // Errors outside our scopes: kept for the next call to report rather than printed by the runtime.
+    lastUncaptured = (ev as GPUUncapturedErrorEvent).error?.message ?? 'unknown';
+  });
+  return { ctx };
+}
+
+let lastUncaptured: string | undefined;
+
+function process_env(name: string): string | undefined {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> }; Deno?: { env: { get(n: string): string | undefined } } };
+  try {
+    return g.process?.env?.[name] ?? g.Deno?.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+export { process_env as envVar };
+
+export function assertAlive(ctx: GpuContext): void {
+  if (ctx.lost !== undefined) throw new DeviceError(BACKEND, 'device-lost', ctx.lost);
+}
+
+/**
+ * Run `fn` (which records GPU work) inside out-of-memory and validation error scopes; turn what they catch into
+ * typed errors. `fn` may be async (e.g. waits for the queue); device loss while waiting rejects instead of hanging.
+ */
+export async function scoped<T>(ctx: GpuContext, what: string, fn: () => T | Promise<T>): Promise<T> {
+  assertAlive(ctx);
+  const d = ctx.device;
+  d.pushErrorScope('out-of-memory');
+  d.pushErrorScope('validation');
+  d.pushErrorScope('internal');
+  let result: T | undefined;
+  let thrown: unknown;
+  try {
+    result = await fn();
+  } catch (e) {
+    thrown = e;
+  }
+  const internal = await d.popErrorScope();
+  const validation = await d.popErrorScope();
+  const oom = await d.popErrorScope();
+  if (oom) throw new DeviceOutOfMemoryError(BACKEND, 'out-of-memory', `${what}: ${oom.message}`);
+  if (validation) throw new DeviceError(BACKEND, 'validation', `${what}: ${validation.message}`);
+  if (internal) throw new DeviceError(BACKEND, 'internal', `${what}: ${internal.message}`);
+  if (thrown !== undefined) {
+    if (thrown instanceof DeviceError) throw thrown;
+    if (ctx.lost !== undefined) throw new DeviceError(BACKEND, 'device-lost', `${what}: ${ctx.lost}`);
+    if (thrown instanceof RangeError) throw new DeviceOutOfMemoryError(BACKEND, 'out-of-memory', `${what}: ${thrown.message}`);
+    throw new DeviceError(BACKEND, 'operation-failed', `${what}: ${(thrown as Error)?.message ?? thrown}`);
+  }
+  if (lastUncaptured !== undefined) {
+    const m = lastUncaptured;
+    lastUncaptured = undefined;
+    throw new DeviceError(BACKEND, 'uncaptured', `${what}: ${m}`);
+  }
+  return result as T;
+}
+
+/** Wait for the queue, failing (not hanging) if the device is lost meanwhile. */
+export async function queueDone(ctx: GpuContext): Promise<void> {
+  assertAlive(ctx);
+  await Promise.race([
+    ctx.device.queue.onSubmittedWorkDone(),
+    ctx.device.lost.then((li) => {
+      throw new DeviceError(BACKEND, 'device-lost', `${li.reason}: ${li.message}`);
+    }),
+  ]);
+}

@@ -1,0 +1,92 @@
+import { PARAM_BYTES } from './wgsl-common.js';
+import { queueDone, type GpuContext } from './gpu-context.js';
+
+export const USAGE = { MAP_READ: 0x01, COPY_SRC: 0x04, COPY_DST: 0x08, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
+
+export interface Binding {
+  readonly binding: number;
+  readonly buffer: GPUBuffer;
+  readonly offset?: number;
+  readonly size?: number;
+}
+
+type Phase = 'pre' | 'main' | 'post';
+
+interface Dispatch {
+  readonly phase: Phase;
+  readonly pipeline: GPUComputePipeline;
+  readonly params: ArrayBuffer;
+  readonly bindings: readonly Binding[];
+  readonly groups: readonly [number, number, number];
+}
+
+/**
+ * Collects the dispatches of one call (poison fills, attention kernels, packing), then records them into three
+ * compute passes with one uniform buffer for all parameter blocks; the 'main' pass can carry timestamps.
+ */
+export class Recorder {
+  readonly #list: Dispatch[] = [];
+  constructor(readonly ctx: GpuContext) {}
+
+  add(phase: Phase, pipeline: GPUComputePipeline, params: ArrayBuffer, bindings: readonly Binding[], groups: [number, number, number]): void {
+    if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
+    this.#list.push({ phase, pipeline, params, bindings, groups });
+  }
+
+  /** Submit and wait; with `timestamps`, returns the GPU time of the main pass in ms. */
+  async run(timestamps: boolean): Promise<number | undefined> {
+    const d = this.ctx.device;
+    if (this.#list.length === 0) return undefined;
+    const stride = Math.max(PARAM_BYTES, this.ctx.limits.minUniformBufferOffsetAlignment);
+    const uniforms = d.createBuffer({ size: stride * this.#list.length, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+    const block = new Uint8Array(stride * this.#list.length);
+    this.#list.forEach((x, i) => block.set(new Uint8Array(x.params), i * stride));
+    d.queue.writeBuffer(uniforms, 0, block);
+    let qs: GPUQuerySet | undefined;
+    let resolve: GPUBuffer | undefined;
+    let readback: GPUBuffer | undefined;
+    const useTs = timestamps && this.ctx.timestamps;
+    if (useTs) {
+      qs = d.createQuerySet({ type: 'timestamp', count: 2 });
+      resolve = d.createBuffer({ size: 16, usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC });
+      readback = d.createBuffer({ size: 16, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    }
+    try {
+      const enc = d.createCommandEncoder();
+      for (const phase of ['pre', 'main', 'post'] as const) {
+        const items = this.#list.map((x, i) => [x, i] as const).filter(([x]) => x.phase === phase);
+        if (items.length === 0) continue;
+        const pass = enc.beginComputePass(
+          phase === 'main' && qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+        );
+        for (const [x, i] of items) {
+          const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms, offset: i * stride, size: PARAM_BYTES } }];
+          for (const b of x.bindings) entries.push({ binding: b.binding, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size ?? b.buffer.size - (b.offset ?? 0) } });
+          const bg = d.createBindGroup({ layout: x.pipeline.getBindGroupLayout(0), entries });
+          pass.setPipeline(x.pipeline);
+          pass.setBindGroup(0, bg);
+          pass.dispatchWorkgroups(x.groups[0], x.groups[1], x.groups[2]);
+        }
+        pass.end();
+      }
+      if (qs && resolve && readback) {
+        enc.resolveQuerySet(qs, 0, 2, resolve, 0);
+        enc.copyBufferToBuffer(resolve, 0, readback, 0, 16);
+      }
+      d.queue.submit([enc.finish()]);
+      await queueDone(this.ctx);
+      if (readback) {
+        await readback.mapAsync(1);
+        const t = new BigUint64Array(readback.getMappedRange().slice(0));
+        readback.unmap();
+        return Number(t[1]! - t[0]!) / 1e6;
+      }
+      return undefined;
+    } finally {
+      uniforms.destroy();
+      qs?.destroy();
+      resolve?.destroy();
+      readback?.destroy();
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import type { DType } from '@flashattn/core';
+
+/** Uniform parameters shared by every attention kernel (one struct, words in this order). */
+export const PARAM_FIELDS = [
+  ['scale', 'f32'], ['scaleLog2', 'f32'], ['softcap', 'f32'], ['ninfBits', 'u32'],
+  ['hq', 'u32'], ['hkv', 'u32'], ['group', 'u32'], ['winLeft', 'i32'], ['winRight', 'i32'],
+  ['batch0', 'u32'], ['qRow0', 'u32'], ['kRow0', 'u32'],
+  ['qShift', 'u32'], ['kShift', 'u32'], ['vShift', 'u32'], ['oShift', 'u32'], ['doShift', 'u32'],
+  ['dqShift', 'u32'], ['dkShift', 'u32'], ['dvShift', 'u32'],
+  ['lseBatchStride', 'u32'], ['lseHeadStride', 'u32'], ['lseVarlen', 'u32'],
+  ['count', 'u32'], ['pattern', 'u32'], ['rowsX', 'u32'], ['cuKOff', 'u32'],
+] as const;
+export type ParamName = (typeof PARAM_FIELDS)[number][0];
+export const PARAM_BYTES = 256;
+
+export function paramStruct(): string {
+  return `struct Params {\n${PARAM_FIELDS.map(([n, t]) => `  ${n}: ${t},`).join('\n')}\n}\n@group(0) @binding(0) var<uniform> P: Params;\n`;
+}
+
+/** Encode parameter values into the 256-byte uniform block. */
+export function encodeParams(v: Partial<Record<ParamName, number>>): ArrayBuffer {
+  const buf = new ArrayBuffer(PARAM_BYTES);
+  const dv = new DataView(buf);
+  PARAM_FIELDS.forEach(([n, t], i) => {
+    const x = v[n] ?? 0;
+    if (t === 'f32') dv.setFloat32(i * 4, x, true);
+    else if (t === 'i32') dv.setInt32(i * 4, x, true);
+    else dv.setUint32(i * 4, x >>> 0, true);
+  });
+  return buf;
+}
+
+/** How a tensor is stored in a binding: f32 (scalar or vec4) or 16-bit values packed two to a u32 word. */
+export function storageType(dt: DType, vec4: boolean): string {
+  if (dt !== 'f32') return 'array<u32>';
+  return vec4 ? 'array<vec4<f32>>' : 'array<f32>';
+}
+
+/**
+ * Loader functions for a tensor binding `buf`: ld_NAME(e) -> f32 and ld4_NAME(e, c4) -> vec4<f32> where e is
+ * the element index of the first of 4 and c4 the vec4 column (so that columns past `dim` read as 0).
+ * f16/bf16 are converted at load from their packed bits (no shader-f16 needed).
+ */
+export function loaders(name: string, buf: string, dt: DType, dim: number, vec4: boolean): string {
+  let one: string;
+  if (dt === 'f32') one = vec4 ? `return ${buf}[e >> 2u][e & 3u];` : `return ${buf}[e];`;
+  else if (dt === 'f16') one = `return unpack2x16float(${buf}[e >> 1u])[e & 1u];`;
+  else one = `let w = ${buf}[e >> 1u]; return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (e & 1u) == 1u));`;
+  let four: string;
+  if (dim % 4 === 0) {
+    if (dt === 'f32') four = vec4 ? `return ${buf}[e >> 2u];` : `return vec4<f32>(${buf}[e], ${buf}[e + 1u], ${buf}[e + 2u], ${buf}[e + 3u]);`;
+    else if (dt === 'f16') four = `let w = e >> 1u; return vec4<f32>(unpack2x16float(${buf}[w]), unpack2x16float(${buf}[w + 1u]));`;
+    else four = `let w = e >> 1u; let a = ${buf}[w]; let b = ${buf}[w + 1u]; return bitcast<vec4<f32>>(vec4<u32>(a << 16u, a & 0xffff0000u, b << 16u, b & 0xffff0000u));`;
+  } else {
+    four = `var r = vec4<f32>(0.0); let c = c4 * 4u;
+  for (var k = 0u; k < 4u; k++) { if (c + k < ${dim}u) { r[k] = ld_${name}(e + k); } }
+  return r;`;
+  }
+  return `fn ld_${name}(e: u32) -> f32 { ${one} }\nfn ld4_${name}(e: u32, c4: u32) -> vec4<f32> { ${four} }\n`;
+}
+
+/** Store of an f32 result row segment (4 values at element e, vec4 column c4) into an f32 binding. */
+export function storer(name: string, buf: string, dim: number, vec4: boolean): string {
+  const body = vec4
+    ? `${buf}[e >> 2u] = x;`
+    : `let c = c4 * 4u; for (var k = 0u; k < 4u; k++) { if (c + k < ${dim}u) { ${buf}[e + k] = x[k]; } }`;
+  return `fn st4_${name}(e: u32, c4: u32, x: vec4<f32>) { ${body} }\n`;
+}
+
+/** Odd stride (in vec4) >= n, so rows of a workgroup tile fall in different banks. */
+export function oddStride(n: number): number {
+  return n % 2 === 1 ? n : n + 1;
+}
+
+export const rep = (n: number, f: (i: number) => string, sep = '\n'): string => Array.from({ length: n }, (_, i) => f(i)).join(sep);
+
+/** Score in log2 units from a raw dot product; with softcap also returns t = tanh(.) for the gradient. */
+export function scoreFns(softcap: boolean): string {
+  if (!softcap) return `fn score2(a: f32) -> f32 { return a * P.scaleLog2; }\n`;
+  return `fn tanh_c(x: f32) -> f32 { return select(tanh(x), sign(x), abs(x) > 15.0); }
+fn capT(a: f32) -> f32 { return tanh_c(a * P.scale / P.softcap); }
+fn score2(a: f32) -> f32 { return P.softcap * capT(a) * 1.4426950408889634; }\n`;
+}
+
+/** Code that loads `rows` rows (from row `row0` of the sequence, zero past `rowEnd`) of a tensor into a tile. */
+export function loadTile(o: {
+  dst: string; stride: number; rows: number; dim: number; nt: number; ld: string;
+  row0: string; rowEnd: string; seqRowBase: string; heads: string; head: string; shift: string;
+}): string {
+  const d4 = Math.ceil(o.dim / 4);
+  return `for (var e = t; e < ${o.rows * d4}u; e += ${o.nt}u) {
+      let r = e / ${d4}u; let c = e - r * ${d4}u; let row = ${o.row0} + r;
+      var x = vec4<f32>(0.0);
+      if (row < ${o.rowEnd}) { x = ld4_${o.ld}(((${o.seqRowBase} + row) * ${o.heads} + ${o.head}) * ${o.dim}u + c * 4u + ${o.shift}, c); }
+      ${o.dst}[r * ${o.stride}u + c] = x;
+    }`;
+}
+
+/** Window bounds [lo, hi) of query row gi (i32) as code; `off` = sk - sq. */
+export function windowCode(lo: string, hi: string, gi: string): string {
+  return `var ${lo} = 0; var ${hi} = i32(sk);
+    if (P.winLeft >= 0) { ${lo} = max(0, ${gi} + off - P.winLeft); }
+    if (P.winRight >= 0) { ${hi} = min(i32(sk), ${gi} + off + P.winRight + 1); }
+    if (${gi} >= i32(sq)) { ${hi} = ${lo}; }`;
+}
+
+/** Reduce a value over the G lanes of a group (subgroup shuffles when available). */
+export function groupReduceShuffle(v: string, g: number, op: 'max' | 'add'): string {
+  const lines: string[] = [];
+  for (let m = 1; m < g; m *= 2) lines.push(op === 'max' ? `${v} = max(${v}, subgroupShuffleXor(${v}, ${m}u));` : `${v} = ${v} + subgroupShuffleXor(${v}, ${m}u);`);
+  return lines.join(' ');
+}
+
+/** max(a, b, c, ...) as nested two-argument calls (WGSL's max takes two). */
+export function maxChain(xs: string[]): string {
+  return xs.reduce((acc, x) => (acc === '' ? x : `max(${acc}, ${x})`), '');
+}
+
+/** Sequence lengths and first rows of sequence b: cuQ then cuK packed in one buffer `cu` (cuK at P.cuKOff). */
+export const UNI_LOAD =
+  'let kb0 = P.cuKOff + b; uni = vec4<u32>(cu[b + 1u] - cu[b], cu[kb0 + 1u] - cu[kb0], cu[b], cu[kb0]);';
+
+/**
+ * exp2x: the builtin exp2 (about 2 ulp on GPUs), or for f32 problems a Cephes-style polynomial (about 1 ulp) so that
+ * f32 results stay within the criterion's bound, which a naive f32 computation makes tight.
+ */
+export function exp2Fn(precise: boolean): string {
+  if (!precise) return 'fn exp2x(x: f32) -> f32 { return exp2(x); }\n';
+  return `fn exp2x(x: f32) -> f32 {
+  let xc = clamp(x, -126.0, 126.0);
+  let n = floor(xc + 0.5);
+  let f = xc - n;
+  var p = 1.535336188319500e-4;
+  p = fma(p, f, 1.339887440266574e-3);
+  p = fma(p, f, 9.618437357674640e-3);
+  p = fma(p, f, 5.550332471162809e-2);
+  p = fma(p, f, 2.402264791363012e-1);
+  p = fma(p, f, 6.931472028550421e-1);
+  p = fma(p, f, 1.0);
+  return select(ldexp(p, i32(n)), 0.0, x < -126.0);
+}
+`;
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# npm test: install what is missing, build, typecheck, vitest over every package, then `flashattn conformance`
+# (quick set, every backend) under node, bun and deno, ending with the portability matrix
+# runtime x backend -> pass / fail / unavailable: reason. Exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+T0=$SECONDS
+FAILED=()
+step() { # step NAME CMD...: run, time, remember failures
+  local name="$1"; shift
+  local t=$SECONDS
+  "$@"
+  local rc=$?
+  printf -- '-- %s: %s in %ss\n' "$name" "$([ $rc = 0 ] && echo ok || echo "FAILED (exit $rc)")" "$((SECONDS - t))"
+  [ $rc = 0 ] || FAILED+=("$name")
+  return $rc
+}
+
+step "system packages" ensure_system_deps
+step "npm install" ensure_npm_deps || { echo "cannot continue without dependencies" >&2; exit 1; }
+step "build" build_all || { echo "cannot continue: the build failed" >&2; exit 1; }
+say "typecheck"
+step "typecheck" npx turbo run typecheck --output-logs=errors-only
+say "vitest"
+step "vitest" npx vitest run
+
+OUT=out/test
+rm -rf "$OUT" && mkdir -p "$OUT"
+SEED=${FLASHATTN_SEED:-$(( (RANDOM << 15 | RANDOM) ))}
+for rt in node bun deno; do
+  case $rt in
+    node) cmd=(node apps/cli/dist/main.js) ;;
+    bun) cmd=(npx --no-install bun apps/cli/dist/main.js) ;;
+    deno) cmd=(npx --no-install deno run -A apps/cli/dist/main.js) ;;
+  esac
+  say "conformance under $rt (quick set, seed $SEED)"
+  t=$SECONDS
+  "${cmd[@]}" conformance --seed "$SEED" --no-progress --report "$OUT/conformance-$rt.json" 2>"$OUT/conformance-$rt.stderr"
+  rc=$?
+  echo "$rc" >"$OUT/conformance-$rt.exit"
+  echo "$((SECONDS - t))" >"$OUT/conformance-$rt.seconds"
+  tail -5 "$OUT/conformance-$rt.stderr" >&2
+  printf -- '-- conformance under %s: exit %s in %ss\n' "$rt" "$rc" "$((SECONDS - t))"
+done
+
+echo
+echo "npm test: steps took $((SECONDS - T0)) s in all; conformance per runtime: $(for rt in node bun deno; do printf '%s %ss  ' "$rt" "$(cat "$OUT/conformance-$rt.seconds" 2>/dev/null || echo '?')"; done)"
+say "portability matrix"
+node scripts/portability.mjs "$OUT" || FAILED+=("portability matrix")
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo "npm test: FAILED: ${FAILED[*]}"
+  exit 1
+fi
+echo "npm test: everything passed"
