@@ -37,11 +37,13 @@ for (const rt of RUNTIMES) {
     continue;
   }
   versions[rt] = rep.runtime;
+  const partial = rep.complete === false ? ` [run stopped after ${rep.casesDone} of ${rep.cases} cases: exit ${exit ?? '?'}]` : '';
+  if (partial) problems.push(`${rt}: conformance stopped after ${rep.casesDone} of ${rep.cases} cases (exit ${exit ?? '?'}${exit === '124' ? ', timed out' : ''})`);
   const names = [...new Set([...BACKENDS, ...rep.backends.map((b) => b.name)])];
   for (const b of names) {
     const info = rep.backends.find((x) => x.name === b);
     if (!info) {
-      cells[rt][b] = { short: 'not checked', long: 'not checked (not registered in this CLI build)' };
+      cells[rt][b] = { short: 'not checked', long: 'not checked (not in this run)' };
       continue;
     }
     if (!info.available) {
@@ -55,14 +57,14 @@ for (const rt of RUNTIMES) {
     const tail = unsup ? `; ${unsup} unsupported: ${unsupReasons.join(' | ')}` : '';
     if (fail + error > 0) {
       const first = rows.find((r) => r.status === 'fail' || r.status === 'error');
-      cells[rt][b] = { short: `FAIL ${fail + error}/${rows.length}`, long: `FAIL: ${fail} fail, ${error} error of ${rows.length} cases (first: ${first.reason})${tail}` };
+      cells[rt][b] = { short: `FAIL ${fail + error}/${rows.length}`, long: `FAIL: ${fail} fail, ${error} error of ${rows.length} cases (first: ${first.reason})${tail}${partial}` };
       problems.push(`${rt} x ${b}: ${fail} failed, ${error} errors`);
     } else if (pass === 0) {
-      cells[rt][b] = { short: 'unsupported', long: `every case unsupported: ${unsupReasons.join(' | ')}` };
+      cells[rt][b] = { short: 'unsupported', long: `every case unsupported: ${unsupReasons.join(' | ')}${partial}` };
     } else {
-      cells[rt][b] = { short: `pass ${pass}/${rows.length}`, long: `pass (${pass} of ${rows.length} cases on ${info.device})${tail}` };
+      cells[rt][b] = { short: `pass ${pass}/${rows.length}${partial ? ' (partial)' : ''}`, long: `pass (${pass} of ${rows.length} cases on ${info.device})${tail}${partial}` };
     }
-    if (b === 'reference' && (pass !== rows.length || rows.length === 0)) problems.push(`${rt}: the reference did not pass every case`);
+    if (b === 'reference' && !partial && (pass !== rows.length || rows.length === 0)) problems.push(`${rt}: the reference did not pass every case`);
   }
   if (!rep.backends.some((x) => x.name === 'reference')) problems.push(`${rt}: the reference was not checked`);
   if (exit !== '0' && !problems.some((p) => p.startsWith(rt))) problems.push(`${rt}: flashattn conformance exited ${exit}`);

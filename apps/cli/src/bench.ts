@@ -195,7 +195,7 @@ export async function bench(f: Flags): Promise<number> {
       if (a.available) backends.push(backend);
       else notes.push(`${backend.name}: unavailable: ${a.reason}`);
     }
-    const progress = new Progress(backends.length * headDims.length * seqlens.length * modes.length, !f.bool('json'));
+    const progress = new Progress(backends.length * headDims.length * seqlens.length * modes.length);
     const rng = new Rng(1234);
     for (const d of headDims)
       for (const s of seqlens) {
@@ -213,7 +213,7 @@ export async function bench(f: Flags): Promise<number> {
             if (mode === 'fwd+bwd' && !b.capabilities().features.includes('backward')) why.push(`backward not supported by ${b.name}`);
             if (why.length) {
               row.unsupported = why.join('; ');
-              progress.tick('');
+              progress.tick(`${b.name} d${d} n${s} ${mode}`, `unsupported: ${row.unsupported}`);
               continue;
             }
             x ??= { q: randn(n.q, dtype, rng), k: randn(n.k, dtype, rng), v: randn(n.v, dtype, rng), dout: randn(n.out, dtype, rng) };
@@ -224,7 +224,7 @@ export async function bench(f: Flags): Promise<number> {
             } catch (e) {
               row.unsupported = `error: ${(e as Error).message.split('\n')[0]}`;
             }
-            progress.tick('');
+            progress.tick(`${b.name} d${d} n${s} ${mode}`, row.ms !== undefined ? `${row.ms.toFixed(2)} ms, ${row.tflops!.toPrecision(3)} TFLOP/s` : `${row.unsupported}`);
           }
         }
       }

@@ -30,7 +30,7 @@ export const CONFORMANCE_FLAGS: FlagSpecs = {
   seed: { kind: 'string', value: 'N', help: 'base seed: case i draws its inputs from N + 7919 i (default: fresh seeds, printed)' },
   json: { kind: 'bool', help: 'print the report as JSON on stdout' },
   report: { kind: 'string', value: 'FILE', help: 'also write the JSON report to FILE' },
-  'no-progress': { kind: 'bool', help: 'no progress bar, even on a terminal' },
+  'no-progress': { kind: 'bool', help: 'no progress on stderr (a bar on a terminal, one line per case elsewhere)' },
   help: { kind: 'bool', help: 'show this help' },
 };
 
@@ -50,6 +50,9 @@ export interface ConformanceReport {
   summary: Record<string, { pass: number; fail: number; error: number; unsupported: number }>;
   runtime: string;
   cases: number;
+  /** Cases finished; less than `cases` only in a partial report (complete: false) left by an interrupted run. */
+  casesDone: number;
+  complete: boolean;
   set: 'quick' | 'full' | 'file';
   seconds: number;
 }
@@ -167,10 +170,31 @@ export async function conformance(f: Flags): Promise<number> {
   for (const b of backends) avail.set(b.name, await registry.probe(b.name));
 
   const results: ResultRow[] = [];
-  const progress = new Progress(cases.length, !f.bool('no-progress') && !f.bool('json'));
+  const reportFile = f.str('report');
+  const makeReport = (complete: boolean): ConformanceReport => {
+    const summary: ConformanceReport['summary'] = {};
+    for (const n of names) summary[n] = { pass: 0, fail: 0, error: 0, unsupported: 0 };
+    for (const r of results) summary[r.backend]![r.status]++;
+    return {
+      results,
+      backends: names.map((n) => {
+        const a = avail.get(n)!;
+        return a.available ? { name: n, available: true, device: a.device } : { name: n, available: false, reason: a.reason };
+      }),
+      summary,
+      runtime: runtimeVersion(),
+      cases: cases.length,
+      casesDone: new Set(results.map((r) => r.case)).size,
+      complete,
+      set,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  };
+  const progress = new Progress(cases.length, !f.bool('no-progress'));
   try {
     for (const c of cases) {
       progress.draw(caseLabel(c));
+      const tc = performance.now();
       let g: GeneratedCase | undefined;
       let answers: ReturnType<typeof computeOracle> | undefined;
       let oracleError: string | undefined;
@@ -180,6 +204,7 @@ export async function conformance(f: Flags): Promise<number> {
       } catch (e) {
         oracleError = `case or oracle failed: ${(e as Error).message}`;
       }
+      const detail: string[] = [];
       for (const b of backends) {
         const a = avail.get(b.name)!;
         let r: CheckResult;
@@ -192,31 +217,19 @@ export async function conformance(f: Flags): Promise<number> {
         if (r.ms !== undefined) row.ms = Math.round(r.ms * 10) / 10;
         if (r.errors) row.errors = r.errors;
         results.push(row);
+        if (a.available) detail.push(`${b.name} ${r.status}${r.ms !== undefined ? ` ${(r.ms / 1000).toFixed(1)}s` : ''}`);
       }
-      progress.tick(caseLabel(c));
+      // The report on disk grows case by case, so a run killed by a timeout still shows how far it got.
+      if (reportFile !== undefined) writeBytes(reportFile, JSON.stringify(makeReport(false)) + '\n');
+      progress.tick(`${caseLabel(c)} seed ${c.seed}`, `${detail.join(', ') || 'no backend available'} (${((performance.now() - tc) / 1000).toFixed(1)}s with the oracle)`);
     }
   } finally {
     progress.end();
     await registry.disposeAll();
   }
 
-  const summary: ConformanceReport['summary'] = {};
-  for (const n of names) summary[n] = { pass: 0, fail: 0, error: 0, unsupported: 0 };
-  for (const r of results) summary[r.backend]![r.status]++;
-  const rep: ConformanceReport = {
-    results,
-    backends: names.map((n) => {
-      const a = avail.get(n)!;
-      return a.available ? { name: n, available: true, device: a.device } : { name: n, available: false, reason: a.reason };
-    }),
-    summary,
-    runtime: runtimeVersion(),
-    cases: cases.length,
-    set,
-    seconds: (performance.now() - t0) / 1000,
-  };
+  const rep = makeReport(true);
   const json = JSON.stringify(rep, null, 1);
-  const reportFile = f.str('report');
   if (reportFile !== undefined) writeBytes(reportFile, json + '\n');
   out(f.bool('json') ? json + '\n' : renderReport(rep));
   return exitStatus(rep);

@@ -7,19 +7,28 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n') + '\n';
 }
 
-/** A one-line progress bar on stderr, drawn only when stderr is a terminal. */
+/**
+ * Progress on stderr: a one-line bar redrawn in place on a terminal; elsewhere (CI logs) one plain line per finished
+ * item, so a slow run shows where its time goes.
+ */
 export class Progress {
   readonly #on: boolean;
+  readonly #tty: boolean;
   #done = 0;
   constructor(readonly total: number, enabled = true) {
-    this.#on = enabled && stderrIsTTY() && total > 0;
+    this.#tty = stderrIsTTY();
+    this.#on = enabled && total > 0;
   }
-  tick(label: string): void {
+  tick(label: string, detail?: string): void {
     this.#done++;
+    if (this.#on && !this.#tty) {
+      if (detail !== undefined) err(`[${this.#done}/${this.total}] ${label}: ${detail}\n`);
+      return;
+    }
     this.draw(label);
   }
   draw(label: string): void {
-    if (!this.#on) return;
+    if (!this.#on || !this.#tty) return;
     const cols = terminalColumns();
     const width = 24;
     const fill = Math.round((this.#done / this.total) * width);
@@ -27,6 +36,6 @@ export class Progress {
     err(`\r\x1b[2K${(head + label).slice(0, cols - 1)}`);
   }
   end(): void {
-    if (this.#on) err('\r\x1b[2K');
+    if (this.#on && this.#tty) err('\r\x1b[2K');
   }
 }

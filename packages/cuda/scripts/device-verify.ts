@@ -12,7 +12,10 @@ import {
   fromFloat, toFloat64, type CaseSpec, type DeviceTensor, type OracleAnswers,
 } from '@flashattn/core';
 import { referenceOracle } from '../../reference/src/oracle.js';
-import { createCudaBackend } from '../src/index.js';
+import { createCudaBackend, loadAddon } from '../src/index.js';
+import { launchParams } from '../src/launch-params.js';
+import { MODE_NO_POISON, type CudaAddon } from '../src/addon-types.js';
+import type { CudaTensor } from '../src/device-tensor.js';
 import { appendFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
@@ -254,6 +257,16 @@ function stats(xs: number[]) {
   return { median: at(0.5), p10: at(0.1), p90: at(0.9), min: s[0]! };
 }
 
+async function timeCalls(n: number, f: () => Promise<unknown>): Promise<number[]> {
+  const us: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await f();
+    us.push((performance.now() - t0) * 1000);
+  }
+  return us;
+}
+
 async function latency() {
   const p = makeProblem({ batch: 1, seqlenQ: 128, seqlenK: 128, nheadsQ: 16, headDim: 64, dtype: 'f16' });
   const n = tensorSizes(p);
@@ -264,19 +277,42 @@ async function latency() {
     const r = await d.forwardDevice(p, q, k, v);
     r.out.dispose();
   };
-  for (let i = 0; i < 200; i++) await call();
-  const us: number[] = [];
-  for (let i = 0; i < 1000; i++) {
-    const t0 = performance.now();
-    await call();
-    us.push((performance.now() - t0) * 1000);
+  const addon = (loadAddon() as { addon: CudaAddon }).addon;
+  const r: Record<string, unknown> = {};
+  for (const mode of ['worker', 'thread'] as const) {
+    addon.setCompletion(mode);
+    await timeCalls(200, call);
+    const s = stats(await timeCalls(1000, call));
+    const sync = stats(await timeCalls(1000, () => addon.synchronize()));
+    r[mode] = { call: s, idleSynchronize: sync };
+    say(`latency b1 h16 128x128 d64 f16, whole JS call (await forwardDevice + dispose), completion=${mode}, 1000 calls: ` +
+      `median ${s.median.toFixed(1)} us (p10 ${s.p10.toFixed(1)}, p90 ${s.p90.toFixed(1)}, min ${s.min.toFixed(1)}); ` +
+      `await synchronize() on an idle stream: median ${sync.median.toFixed(1)} us`);
   }
-  const kernelMs = await cuda.timing().forwardMs(p, q, k, v, { iters: 1000, warmup: 50 });
+  addon.setCompletion('worker');
+  // Breakdown: host cost of queueing one forward (params, poison memset, kernel launch), GPU time with and without
+  // the poison memset.
+  const lp = launchParams(p);
+  const bq = (q as CudaTensor).buffer, bk = (k as CudaTensor).buffer, bv = (v as CudaTensor).buffer;
+  const out = new addon.DeviceBuffer(n.out * 2);
+  const enqueue: number[] = [];
+  for (let rep = 0; rep < 5; rep++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 200; i++) addon.forward(lp, bq, bk, bv, out, null, 0);
+    enqueue.push(((performance.now() - t0) * 1000) / 200);
+    await addon.synchronize();
+  }
+  const timing = cuda.timing();
+  const gpuPoisoned = (await timing.time(() => { for (let i = 0; i < 1000; i++) addon.forward(lp, bq, bk, bv, out, null, 0); })) / 1000;
+  const gpuBare = (await timing.time(() => { for (let i = 0; i < 1000; i++) addon.forward(lp, bq, bk, bv, out, null, MODE_NO_POISON); })) / 1000;
+  out.dispose();
+  const kernelMs = await timing.forwardMs(p, q, k, v, { iters: 1000, warmup: 50 });
   for (const t of [q, k, v]) t.dispose();
-  const s = stats(us);
-  say(`latency b1 h16 128x128 d64 f16, whole JS call (await forwardDevice + dispose), 1000 calls: median ${s.median.toFixed(1)} us ` +
-    `(p10 ${s.p10.toFixed(1)}, p90 ${s.p90.toFixed(1)}, min ${s.min.toFixed(1)}); GPU time per kernel (events, 1000 back to back) ${(kernelMs * 1000).toFixed(1)} us`);
-  results.latency = { ...s, kernelUs: kernelMs * 1000 };
+  const enq = stats(enqueue).median;
+  say(`breakdown: host time to queue one forward (poison + kernel) ${enq.toFixed(1)} us; GPU time per forward back to back: ` +
+    `${(gpuPoisoned * 1000).toFixed(1)} us with the NaN poison memset, ${(gpuBare * 1000).toFixed(1)} us kernel only ` +
+    `(timing().forwardMs: ${(kernelMs * 1000).toFixed(1)} us)`);
+  results.latency = { ...r, enqueueUs: enq, gpuPoisonedUs: gpuPoisoned * 1000, gpuKernelUs: gpuBare * 1000, forwardMsUs: kernelMs * 1000 };
 }
 
 async function main() {

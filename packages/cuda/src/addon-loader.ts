@@ -1,7 +1,7 @@
 /**
  * The runtime seam: finding and loading build/flashattn_cuda.node. Node, Bun and Deno 2 (with --allow-ffi, e.g. -A)
  * all load Node-API addons through `createRequire(import.meta.url)`, so one path serves the three.
- * Search order: $FLASHATTN_CUDA_ADDON, then paths relative to this module, unbundled (packages/cuda/dist/index.js,
+ * Also reads $FLASHATTN_CUDA_COMPLETION (worker | thread). Search order: $FLASHATTN_CUDA_ADDON, then paths relative to this module, unbundled (packages/cuda/dist/index.js,
  * or src/ under vitest) and bundled (apps/cli/dist/main.js).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,11 +14,11 @@ export const ADDON_FILE = 'flashattn_cuda.node';
 
 export type AddonLoad = { readonly addon: CudaAddon; readonly path: string } | { readonly reason: string };
 
-function envOverride(): string | undefined {
+function env(name: string): string | undefined {
   try {
     const g = globalThis as Record<string, any>;
-    if (runtimeName() === 'deno') return g.Deno.env.get('FLASHATTN_CUDA_ADDON') ?? undefined;
-    return g.process?.env?.FLASHATTN_CUDA_ADDON || undefined;
+    if (runtimeName() === 'deno') return g.Deno.env.get(name) || undefined;
+    return g.process?.env?.[name] || undefined;
   } catch {
     return undefined; // Deno without --allow-env
   }
@@ -45,7 +45,7 @@ let cached: AddonLoad | undefined;
 
 export function loadAddon(): AddonLoad {
   if (cached) return cached;
-  const override = envOverride();
+  const override = env('FLASHATTN_CUDA_ADDON');
   const dirs = buildDirs();
   const candidates = override ? [override] : dirs.map((d) => d + ADDON_FILE);
   const found = candidates.find((c) => existsSync(c));
@@ -59,7 +59,11 @@ export function loadAddon(): AddonLoad {
   }
   try {
     const require = createRequire(import.meta.url);
-    cached = { addon: require(found) as CudaAddon, path: found };
+    const addon = require(found) as CudaAddon;
+    // How awaited GPU work completes (README, "Addon design"): FLASHATTN_CUDA_COMPLETION=worker|thread.
+    const completion = env('FLASHATTN_CUDA_COMPLETION');
+    if (completion === 'worker' || completion === 'thread') addon.setCompletion?.(completion);
+    cached = { addon, path: found };
   } catch (e) {
     cached = { reason: `addon failed to load from ${found}: ${(e as Error)?.message ?? e}` };
   }

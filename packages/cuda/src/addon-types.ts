@@ -89,7 +89,7 @@ export interface CudaAddon {
   stats(): PoolStats;
   resetPeaks(): void;
   emptyCache(): void;
-  /** How awaited work completes: 'worker' (Napi::AsyncWorker on the libuv pool, default) or 'thread'. */
+  /** How awaited work completes: 'thread' (a dedicated waiter thread, default) or 'worker' (Napi::AsyncWorker). */
   setCompletion(mode: 'worker' | 'thread'): void;
   readonly kernelsLinked: boolean;
   readonly buildInfo: { cudaRuntime: number; napiVersion: number };

@@ -10,7 +10,8 @@ export function cudaReasons(p: Problem): string[] {
   if (p.headDim > CUDA_MAX_HEAD_DIM) r.push(`headDim ${p.headDim} > ${CUDA_MAX_HEAD_DIM} supported by cuda`);
   if (p.headDimV > CUDA_MAX_HEAD_DIM) r.push(`headDimV ${p.headDimV} > ${CUDA_MAX_HEAD_DIM} supported by cuda`);
   if (p.dtype !== 'f16' && p.dtype !== 'bf16' && p.dtype !== 'f32') r.push(`dtype ${p.dtype} is not supported by cuda (f16, bf16, f32)`);
-  // Row offsets, LSE indices and element offsets are 32/64-bit in the kernels; the addon passes int32 offsets.
-  if (p.totalQ * p.nheadsQ > 0x7fffffff) r.push(`totalQ * nheadsQ = ${p.totalQ * p.nheadsQ} rows > 2^31 - 1 supported by cuda`);
+  // Grid dimensions y (heads) and z (batch) of the kernels.
+  if (p.nheadsQ > 65535) r.push(`nheadsQ ${p.nheadsQ} > 65535 supported by cuda (grid limit)`);
+  if (p.batch > 65535) r.push(`batch ${p.batch} > 65535 supported by cuda (grid limit)`);
   return r;
 }

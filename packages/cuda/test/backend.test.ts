@@ -96,3 +96,23 @@ describe('probe on this machine', async () => {
     await expect(cuda.forward(p, { q: x, k: x, v: x })).rejects.toBeInstanceOf(ValidationError);
   });
 });
+
+describe('cuda check() grid limits', () => {
+  it('rejects more than 65535 heads or sequences (kernel grid dimensions)', () => {
+    const p = makeProblem({ batch: 70000, seqlenQ: 1, seqlenK: 1, nheadsQ: 1, headDim: 8, dtype: 'f16' });
+    expect(createCudaBackend().check(p)).toEqual(['batch 70000 > 65535 supported by cuda (grid limit)']);
+  });
+});
+
+describe('addon without a driver', async () => {
+  const { loadAddon } = await import('../src/index.js');
+  const l = loadAddon();
+  const addon = 'addon' in l ? l.addon : undefined;
+  const probe = addon?.probe();
+  it.skipIf(!addon || probe?.ok)('throws coded errors (CUDA error names), never crashes', () => {
+    expect(() => new addon!.DeviceBuffer(-1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => new addon!.DeviceBuffer(16)).toThrow(expect.objectContaining({ code: probe!.code }));
+    expect(() => addon!.memInfo()).toThrow(expect.objectContaining({ code: probe!.code }));
+    expect(addon!.stats()).toMatchObject({ tensorBytes: 0, tensors: 0 });
+  });
+});

@@ -125,7 +125,7 @@ export function createReferenceBackend(opts: ReferenceBackendOptions = {}): Refe
     maxHeadDim: MAX_HEAD_DIM,
     notes: [
       'tiled online-softmax (FlashAttention Algorithm 1 forward, FA2 recomputing backward) on the CPU',
-      'float32 tiles, float64 tile accumulators; O(seqlen) extra memory',
+      'float32 inputs and outputs, float64 tiles and accumulators, float32 LSE; O(seqlen) extra memory',
       'device tensors are host memory (for testing device code paths)',
     ],
   };
@@ -184,8 +184,15 @@ export function createReferenceBackend(opts: ReferenceBackendOptions = {}): Refe
     validateBackwardInputs(p, inputs);
     assertAccepted(p);
     const n = tensorSizes(p);
-    const parallel = await poolFor(2.5 * forwardFlops(p), p.batch * p.nheadsKV);
+    const group = p.nheadsQ / p.nheadsKV;
+    const groups = p.batch * p.nheadsKV;
+    const workersWanted = await workerCount();
+    // Few (sequence, kv head) units but GQA groups: split each group's query heads over jobs that return partial
+    // dK, dV (summed here), so every worker has work.
+    const splits = Math.min(group, Math.max(1, Math.ceil((2 * workersWanted) / groups)));
+    const parallel = await poolFor(2.5 * forwardFlops(p), groups * splits);
     const sh = parallel !== undefined;
+    const share = sh ? splits : 1;
     const dt = p.dtype;
     const q = decode(dt, inputs.q, sh);
     const k = decode(dt, inputs.k, sh);
@@ -197,19 +204,50 @@ export function createReferenceBackend(opts: ReferenceBackendOptions = {}): Refe
     const dk = poisoned(n.k, sh);
     const dv = poisoned(n.v, sh);
     const lseHeadStride = lseLayout(p).headStride;
+    const D = p.headDim;
+    const Dv = p.headDimV;
+    // Partial dK, dV of split groups: per (sequence, kv head, share), sk x (D + Dv) float64.
+    const part = share > 1 ? new Float64Array(new SharedArrayBuffer(share * p.totalK * p.nheadsKV * (D + Dv) * 8)) : undefined;
+    const partAt = (b: number, hk: number, s: number) => ((p.cuSeqlensK[b]! * p.nheadsKV + hk * (p.cuSeqlensK[b + 1]! - p.cuSeqlensK[b]!)) * share + s * (p.cuSeqlensK[b + 1]! - p.cuSeqlensK[b]!)) * (D + Dv);
     const jobs: Job[] = [];
     for (let b = 0; b < p.batch; b++) {
       const g = geometry(p, b);
       if (g.sq === 0 && g.sk === 0) continue;
       for (let hk = 0; hk < p.nheadsKV; hk++) {
-        const args: BackwardJob = {
-          ...g, q, k, v, out, dout, lse, dq, dk, dv, hk, lseBase: lseIndex(p, b, 0, 0), lseHeadStride,
-          refineLse: dt === 'f32',
-        };
-        jobs.push({ op: 'bwd', args });
+        for (let s = 0; s < share; s++) {
+          const args: BackwardJob = {
+            ...g, q, k, v, out, dout, lse, dq, dk, dv, hk, lseBase: lseIndex(p, b, 0, 0), lseHeadStride,
+            refineLse: dt === 'f32',
+            g0: Math.floor((s * group) / share), g1: Math.floor(((s + 1) * group) / share),
+            part, partOffset: part ? partAt(b, hk, s) : 0,
+          };
+          jobs.push({ op: 'bwd', args });
+        }
       }
     }
     await execute(jobs, parallel);
+    if (part) {
+      for (let b = 0; b < p.batch; b++) {
+        const kRow0 = p.cuSeqlensK[b]!;
+        const sk = p.cuSeqlensK[b + 1]! - kRow0;
+        for (let hk = 0; hk < p.nheadsKV; hk++) {
+          for (let j = 0; j < sk; j++) {
+            const ko = ((kRow0 + j) * p.nheadsKV + hk) * D;
+            const vo = ((kRow0 + j) * p.nheadsKV + hk) * Dv;
+            for (let d = 0; d < D; d++) {
+              let x = 0;
+              for (let s = 0; s < share; s++) x += part[partAt(b, hk, s) + j * D + d]!;
+              dk[ko + d] = x;
+            }
+            for (let d = 0; d < Dv; d++) {
+              let x = 0;
+              for (let s = 0; s < share; s++) x += part[partAt(b, hk, s) + sk * D + j * Dv + d]!;
+              dv[vo + d] = x;
+            }
+          }
+        }
+      }
+    }
     return { dq: encode(dt, dq), dk: encode(dt, dk), dv: encode(dt, dv) };
   }
 

@@ -5,7 +5,7 @@
  * runs, bundled or not. Do not reference imports or module-level names in here.
  *
  * Arithmetic: inputs and outputs are float32 (f16/bf16 decoded exactly, outputs rounded by the caller); tiles
- * and accumulators are float64 (JavaScript numbers). Tile products are register-blocked (2x2 for dot-product
+ * and accumulators are float64 (JavaScript numbers). Tile products are register-blocked (2x4 for dot-product
  * tiles, 4-wide for the rank updates) so each loaded element feeds several multiply-adds.
  * Extra memory per unit: O(BR*BC + BR*Dv) forward, O((seqlenQ + seqlenK) * headDim) backward — never
  * seqlenQ * seqlenK.
@@ -254,7 +254,8 @@ export function makeKernels() {
     },
 
     /**
-     * Backward for one (sequence, kv head): all query heads of its GQA group. FA2 order: outer loop over K tiles,
+     * Backward for one (sequence, kv head): the query heads [g0, g1) of its GQA group (all of them unless the caller
+   * split the group over several jobs, which then return partial dK, dV). FA2 order: outer loop over K tiles,
      * inner over Q tiles; P is recomputed from Q, K and LSE; dV, dK accumulate per K tile (summed over the group's
      * query heads), dQ per query row.
      */
@@ -274,7 +275,7 @@ export function makeKernels() {
       const L = new Float64Array(sq); // the LSE per row
       const P = new Float64Array(BR * BC);
       const dS = new Float64Array(BR * BC);
-      for (let g = 0; g < group; g++) {
+      for (let g = a.g0; g < a.g1; g++) {
         const h = hk * group + g;
         const lseBase = a.lseBase + h * a.lseHeadStride;
         dQ.fill(0);
@@ -347,11 +348,18 @@ export function makeKernels() {
           for (let d = 0; d < D; d++) dq[o + d] = dQ[i * D + d]!;
         }
       }
-      for (let j = 0; j < sk; j++) {
-        const ko = ((kRow0 + j) * nhk + hk) * D;
-        const vo = ((kRow0 + j) * nhk + hk) * Dv;
-        for (let d = 0; d < D; d++) dk[ko + d] = dK[j * D + d]!;
-        for (let d = 0; d < Dv; d++) dv[vo + d] = dV[j * Dv + d]!;
+      const part = a.part;
+      if (part) {
+        // A share of a split group: partial dK, dV (float64) for the caller to sum over the shares.
+        part.set(dK, a.partOffset);
+        part.set(dV, a.partOffset + sk * D);
+      } else {
+        for (let j = 0; j < sk; j++) {
+          const ko = ((kRow0 + j) * nhk + hk) * D;
+          const vo = ((kRow0 + j) * nhk + hk) * Dv;
+          for (let d = 0; d < D; d++) dk[ko + d] = dK[j * D + d]!;
+          for (let d = 0; d < Dv; d++) dv[vo + d] = dV[j * Dv + d]!;
+        }
       }
     },
   };
@@ -404,6 +412,12 @@ export interface BackwardJob extends JobGeometry {
   lseHeadStride: number;
   /** Re-derive the LSE in float64 instead of trusting the float32 one (for f32 problems). */
   refineLse: boolean;
+  /** The query heads of the group this job handles: hk*group + [g0, g1). */
+  g0: number;
+  g1: number;
+  /** When the group is split over several jobs: where this job's partial dK (sk x D) then dV (sk x Dv) go. */
+  part?: Float64Array;
+  partOffset: number;
 }
 
 export type Kernels = ReturnType<typeof makeKernels>;

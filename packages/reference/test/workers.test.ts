@@ -39,6 +39,25 @@ describe('worker pool', () => {
     expect(pooled.stats().workerRuns).toBe(before + 2);
   }, 60_000);
 
+  test('MQA with one sequence: the group is split over the workers and partial dK, dV are summed', async () => {
+    const c = gen({ batch: 1, seqlenQ: 256, seqlenK: 300, nheadsQ: 4, nheadsKV: 1, headDim: 64, causal: true, seed: undefined });
+    const before = pooled.stats().workerRuns;
+    const [r] = await crossCheck(c, [pooled], referenceOracle);
+    expect(r!.status, r!.reason).toBe('pass');
+    expect(pooled.stats().workerRuns).toBe(before + 2); // forward and backward both on the pool
+    const p = c.problem;
+    const f = await inline.forward(p, { q: c.q, k: c.k, v: c.v });
+    const x = { q: c.q, k: c.k, v: c.v, out: f.out, dout: c.dout!, lse: f.lse! };
+    const [ga, gb] = [await pooled.backward(p, x), await inline.backward(p, x)];
+    expect(ga.dq).toEqual(gb.dq); // dq is not split
+    for (const n of ['dk', 'dv'] as const) {
+      const a = ga[n] as Float32Array, b = gb[n] as Float32Array;
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
+      expect(worst, n).toBeLessThan(1e-6); // the same sums, added in another order
+    }
+  }, 60_000);
+
   test('small problems stay inline', async () => {
     const c = gen({ seqlenQ: 16, seqlenK: 16 });
     const before = pooled.stats();

@@ -24,6 +24,7 @@ alignas(16) double fa_smem[64 * 1024 / 8];
 #define FA_PLATFORM_EMU 1
 #include "../kernels/flash_fwd.h"
 #include "../kernels/flash_bwd.h"
+#include "../kernels/flash_fwd_mfma.h"
 
 struct Args {
   std::vector<uint8_t> bytes;
@@ -130,6 +131,19 @@ int main(int argc, char** argv) {
       }
       off += sz;
     }
+#if defined(FA_HAS_MFMA)
+    if (name == "flash_fwd_mfma_f16") {
+      auto q = a.ptr<const f16_t>(); auto k = a.ptr<const f16_t>(); auto v = a.ptr<const f16_t>(); auto out = a.ptr<f16_t>();
+      auto lse = a.ptr<float>(); auto cq = a.ptr<const int>(); auto ck = a.ptr<const int>();
+      int hq = a.take<int>(), hk = a.take<int>(), d = a.take<int>(), dv = a.take<int>();
+      float scale = a.take<float>(), cap = a.take<float>();
+      int wl = a.take<int>(), wr = a.take<int>(), lb = a.take<int>(), lh = a.take<int>(), lv = a.take<int>();
+      a.take<int>(); a.take<int>();  // BM, BN: fixed 32 x 32 in this kernel
+      if (block.x != 64) { std::fprintf(stderr, "mfma kernel needs one 64-lane wavefront per block\n"); return 5; }
+      run(grid, block, [=] { flash_fwd_mfma_f16_impl(q, k, v, out, lse, cq, ck, hq, hk, d, dv, scale, cap, wl, wr, lb, lh, lv); });
+      continue;
+    }
+#endif
     const size_t us = name.rfind('_');
     const std::string dtype = name.substr(us + 1);
     std::string kind = name.substr(0, us);

@@ -33,7 +33,11 @@ FA_INLINE double fa_max(double a, double b) { return fmax(a, b); }
 template <typename A> FA_INLINE A neg_inf() { return (A)FA_NEG_INF; }
 
 // One dynamic shared-memory array for every kernel (8-byte aligned); each kernel carves it into its tiles.
+#if defined(FA_PLATFORM_EMU)
+#define FA_SHARED_BASE(Acc) extern double fa_smem[]; Acc* const smem_base = reinterpret_cast<Acc*>(fa_smem)
+#else
 #define FA_SHARED_BASE(Acc) extern __shared__ double fa_smem[]; Acc* const smem_base = reinterpret_cast<Acc*>(fa_smem)
+#endif
 
 // Scaled, optionally tanh-capped score. *dcap receives d(capped)/d(scaled) for the backward pass.
 template <typename A>

@@ -9,6 +9,8 @@ set -u
 cd "$(dirname "$0")/.."
 SRC=kernels/flash_attn.hip
 ARCHS="${FLASHATTN_ROCM_ARCHS:-gfx908 gfx90a gfx940 gfx1030}"
+HIPCC="${HIPCC:-hipcc}"   # overridable, e.g. to test the "compiler absent" path
+NVCC="${NVCC:-nvcc}"
 mkdir -p build/amdgcn build/nvidia
 newest_src=$(ls -t kernels/* | head -1)
 fresh() { [ -z "${FORCE:-}" ] && [ -f "$1" ] && [ "$1" -nt "$newest_src" ]; }
@@ -16,13 +18,13 @@ fresh() { [ -z "${FORCE:-}" ] && [ -f "$1" ] && [ "$1" -nt "$newest_src" ]; }
 amd_built=()
 skipped=()
 hip_version=""
-if command -v hipcc >/dev/null 2>&1; then
-  hip_version=$(HIP_PLATFORM=amd hipcc --version 2>/dev/null | grep -m1 -i "HIP version" | sed 's/.*: *//')
+if command -v "$HIPCC" >/dev/null 2>&1; then
+  hip_version=$(HIP_PLATFORM=amd "$HIPCC" --version 2>/dev/null | grep -m1 -i "HIP version" | sed 's/.*: *//')
   pids=()
   for a in $ARCHS; do
     out=build/amdgcn/flash_attn-$a.hsaco
     if fresh "$out"; then echo "rocm: $out is up to date"; continue; fi
-    ( HIP_PLATFORM=amd hipcc --genco --offload-arch="$a" -O3 -o "$out.tmp" "$SRC" 2> "build/amdgcn/$a.log" \
+    ( HIP_PLATFORM=amd "$HIPCC" --genco --offload-arch="$a" -O3 -o "$out.tmp" "$SRC" 2> "build/amdgcn/$a.log" \
         && mv "$out.tmp" "$out" && echo "rocm: built $out" ) &
     pids+=($!)
   done
@@ -38,11 +40,11 @@ fi
 
 nv_targets=()
 nv_version=""
-if command -v nvcc >/dev/null 2>&1; then
-  nv_version=$(nvcc --version | grep -m1 release | sed 's/.*release //')
+if command -v "$NVCC" >/dev/null 2>&1; then
+  nv_version=$("$NVCC" --version | grep -m1 release | sed 's/.*release //')
   out=build/nvidia/flash_attn.fatbin
   if fresh "$out"; then echo "rocm: $out is up to date"
-  elif nvcc -x cu -fatbin -O3 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90] \
+  elif "$NVCC" -x cu -fatbin -O3 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90] \
         -o "$out.tmp" "$SRC" 2> build/nvidia/nvcc.log; then
     mv "$out.tmp" "$out"; echo "rocm: built $out"
   else

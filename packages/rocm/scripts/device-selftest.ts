@@ -11,6 +11,7 @@ import { createRocmBackend } from '../src/backend.js';
 import { GpuDriver } from '../src/gpu/driver.js';
 import { loadFfiSeam } from '../src/ffi/load-seam.js';
 import { readEnv } from '../src/env.js';
+import { liveDeviceMemory } from '../src/device-tensor.js';
 
 let failed = 0;
 function report(check: string, ok: boolean, detail: unknown): void {
@@ -53,15 +54,16 @@ if (avail.available) {
   const p = c.problem;
   const f0 = await backend.forward(p, c);
   const g0 = await backend.backward(p, { ...c, out: f0.out, dout: c.dout!, lse: f0.lse! });
-  const before = drv.memInfo().free;
+  // Counted by the backend's allocator: free device memory (cuMemGetInfo) is shared with concurrent processes.
+  const before = liveDeviceMemory();
   let same = true;
   for (let i = 0; i < 10; i++) {
     const f = await backend.forward(p, c);
     const g = await backend.backward(p, { ...c, out: f.out, dout: c.dout!, lse: f.lse! });
     for (const k of ['dq', 'dk', 'dv'] as const) if (!g[k].every((x, j) => x === g0[k][j])) same = false;
   }
-  const after = drv.memInfo().free;
-  report('no leaked device memory over 10 forward+backward', Math.abs(before - after) < 1 << 20, { before, after });
+  const after = liveDeviceMemory();
+  report('no leaked device memory over 10 forward+backward', after.bytes === before.bytes && after.tensors === 0, { before, after, freeBytes: drv.memInfo().free });
   report('backward bit-identical across runs', same, 'dq, dk, dv compared over 10 runs');
 
   // Event timing of a few shapes (kernel time only, from device events).

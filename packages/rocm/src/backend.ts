@@ -58,60 +58,60 @@ export function createRocmBackend(): RocmBackend {
 
 /** Find the library, the GPU and its code object; load the module and look up every kernel. */
 async function openDevice(): Promise<Ready | { reason: string }> {
-    const env = readEnv();
-    const want = env.FLASHATTN_ROCM_DRIVER ?? 'hip';
-    if (want !== 'hip' && want !== 'cuda')
-      return { reason: `FLASHATTN_ROCM_DRIVER must be "hip" or "cuda", got ${JSON.stringify(want)}` };
-    const kind: DriverKind = want;
-    const api = kind === 'hip' ? 'HIP' : 'CUDA driver API';
-    let seamName: string = runtimeName();
-    let driver: GpuDriver;
-    try {
-      const seam = await loadFfiSeam();
-      seamName = seam.name;
-      driver = GpuDriver.open(kind, seam, env);
-    } catch (e) {
-      const msg = errMsg(e);
-      const hint = runtimeName() === 'deno' && /permission|allow-ffi|NotCapable/i.test(msg) ? ' (run deno with --allow-ffi)' : '';
-      return { reason: `${api} runtime not loadable under ${runtimeName()}: ${msg}${hint}` };
-    }
-    try {
-      // HIP initializes itself on first use (and hipGetDeviceCount is where the issue's no-device answer comes
-      // from); the CUDA driver API needs cuInit first.
-      if (kind === 'cuda') driver.init();
-      const count = driver.deviceCount();
-      if (count < 1) return { reason: `${api}: no ${kind === 'hip' ? 'AMD' : 'NVIDIA'} GPU (device count 0)` };
-      const ordinal = Number(env.FLASHATTN_ROCM_DEVICE ?? 0);
-      if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal >= count)
-        return { reason: `FLASHATTN_ROCM_DEVICE=${env.FLASHATTN_ROCM_DEVICE} is not a device ordinal below ${count}` };
-      driver.activate(ordinal);
-      const name = driver.deviceName(ordinal);
-      const arch = driver.archName(ordinal);
-      const { dir, tried } = await findBuildDir(env, import.meta.url);
-      if (!dir) return { reason: `${name} (${arch}) found, but no kernel build (manifest.json) in ${tried.join(', ')}; run npm run build in packages/rocm or set FLASHATTN_ROCM_DIR` };
-      const manifest = await readManifest(dir);
-      const co = codeObjectPath(kind, arch, dir, manifest);
-      if ('reason' in co) return { reason: `${name}: ${co.reason}` };
-      const module = driver.loadModule(await readCodeObject(co.path));
-      const fns = new Map<string, bigint>();
-      for (const dt of DTYPES) for (const k of ['fwd', 'dot', 'dq', 'dkv'] as const) fns.set(kernelSymbol(k, dt), driver.getFunction(module, kernelSymbol(k, dt)));
-      const mfma = kind === 'hip' && MFMA_ARCHS.includes(arch) && env.FLASHATTN_ROCM_MFMA === '1';
-      if (mfma) fns.set('flash_fwd_mfma_f16', driver.getFunction(module, 'flash_fwd_mfma_f16'));
-      const stream = driver.streamCreate();
-      const version = driver.driverVersion();
-      const device = kind === 'hip'
-        ? `${name} (${arch}) via HIP ${version}, ${seamName}`
-        : `${name} via CUDA driver API (HIP-portable kernels, ${arch}, driver ${version}), ${seamName}`;
-      return {
-        driver, module, stream, fns, mfma,
-        availability: {
-          available: true, device,
-          details: { driver: kind, library: driver.libraryPath, arch, codeObject: co.path, ffi: seamName, driverVersion: version, mfmaForward: mfma, builtAt: manifest.built },
-        },
-      };
-    } catch (e) {
-      return { reason: `${api}: ${errMsg(e)}` };
-    }
+  const env = readEnv();
+  const want = env.FLASHATTN_ROCM_DRIVER ?? 'hip';
+  if (want !== 'hip' && want !== 'cuda')
+    return { reason: `FLASHATTN_ROCM_DRIVER must be "hip" or "cuda", got ${JSON.stringify(want)}` };
+  const kind: DriverKind = want;
+  const api = kind === 'hip' ? 'HIP' : 'CUDA driver API';
+  let seamName: string = runtimeName();
+  let driver: GpuDriver;
+  try {
+    const seam = await loadFfiSeam();
+    seamName = seam.name;
+    driver = GpuDriver.open(kind, seam, env);
+  } catch (e) {
+    const msg = errMsg(e);
+    const hint = runtimeName() === 'deno' && /permission|allow-ffi|NotCapable/i.test(msg) ? ' (run deno with --allow-ffi)' : '';
+    return { reason: `${api} runtime not loadable under ${runtimeName()}: ${msg}${hint}` };
+  }
+  try {
+    // HIP initializes itself on first use (and hipGetDeviceCount is where the issue's no-device answer comes
+    // from); the CUDA driver API needs cuInit first.
+    if (kind === 'cuda') driver.init();
+    const count = driver.deviceCount();
+    if (count < 1) return { reason: `${api}: no ${kind === 'hip' ? 'AMD' : 'NVIDIA'} GPU (device count 0)` };
+    const ordinal = Number(env.FLASHATTN_ROCM_DEVICE ?? 0);
+    if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal >= count)
+      return { reason: `FLASHATTN_ROCM_DEVICE=${env.FLASHATTN_ROCM_DEVICE} is not a device ordinal below ${count}` };
+    driver.activate(ordinal);
+    const name = driver.deviceName(ordinal);
+    const arch = driver.archName(ordinal);
+    const { dir, tried } = await findBuildDir(env, import.meta.url);
+    if (!dir) return { reason: `${name} (${arch}) found, but no kernel build (manifest.json) in ${tried.join(', ')}; run npm run build in packages/rocm or set FLASHATTN_ROCM_DIR` };
+    const manifest = await readManifest(dir);
+    const co = codeObjectPath(kind, arch, dir, manifest);
+    if ('reason' in co) return { reason: `${name}: ${co.reason}` };
+    const module = driver.loadModule(await readCodeObject(co.path));
+    const fns = new Map<string, bigint>();
+    for (const dt of DTYPES) for (const k of ['fwd', 'dot', 'dq', 'dkv'] as const) fns.set(kernelSymbol(k, dt), driver.getFunction(module, kernelSymbol(k, dt)));
+    const mfma = kind === 'hip' && MFMA_ARCHS.includes(arch) && env.FLASHATTN_ROCM_MFMA === '1';
+    if (mfma) fns.set('flash_fwd_mfma_f16', driver.getFunction(module, 'flash_fwd_mfma_f16'));
+    const stream = driver.streamCreate();
+    const version = driver.driverVersion();
+    const device = kind === 'hip'
+      ? `${name} (${arch}) via HIP ${version}, ${seamName}`
+      : `${name} via CUDA driver API (HIP-portable kernels, ${arch}, driver ${version}), ${seamName}`;
+    return {
+      driver, module, stream, fns, mfma,
+      availability: {
+        available: true, device,
+        details: { driver: kind, library: driver.libraryPath, arch, codeObject: co.path, ffi: seamName, driverVersion: version, mfmaForward: mfma, builtAt: manifest.built },
+      },
+    };
+  } catch (e) {
+    return { reason: `${api}: ${errMsg(e)}` };
+  }
 }
 
 /** The backend over any device setup (createRocmBackend uses the real one; tests may pass a CPU emulation). */

@@ -6,6 +6,14 @@ const finalizer = new FinalizationRegistry<{ driver: KernelDriver; ptr: bigint }
   try { h.driver.free(h.ptr); } catch { /* the device may be gone at exit */ }
 });
 
+let liveBytes = 0;
+let liveCount = 0;
+
+/** Device memory held by rocm tensors in this process right now (what a leak check compares). */
+export function liveDeviceMemory(): { bytes: number; tensors: number } {
+  return { bytes: liveBytes, tensors: liveCount };
+}
+
 export class RocmTensor implements DeviceTensor {
   readonly backend = 'rocm';
   #ptr: bigint;
@@ -19,6 +27,8 @@ export class RocmTensor implements DeviceTensor {
   ) {
     this.#ptr = bytes > 0 ? driver.malloc(bytes) : 0n;
     if (this.#ptr) finalizer.register(this, { driver, ptr: this.#ptr }, this);
+    liveBytes += bytes;
+    liveCount++;
   }
 
   get disposed(): boolean {
@@ -34,6 +44,8 @@ export class RocmTensor implements DeviceTensor {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    liveBytes -= this.bytes;
+    liveCount--;
     if (this.#ptr) {
       finalizer.unregister(this);
       this.driver.free(this.#ptr);

@@ -8,3 +8,4 @@ export { AMD_ARCHS, MFMA_ARCHS, NVIDIA_SASS, codeObjectPath, findBuildDir, readM
 export { chooseTiles, sharedBytes, accBytes } from './tiles.js';
 export { createRocmBackendOn, type Ready } from './backend.js';
 export type { KernelDriver } from './gpu/driver.js';
+export { liveDeviceMemory } from './device-tensor.js';

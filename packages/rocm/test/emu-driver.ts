@@ -15,16 +15,22 @@ import type { KernelArgs } from '../src/gpu/kernel-args.js';
 
 const PKG = fileURLToPath(new URL('..', import.meta.url));
 export const EMU_BIN = join(PKG, 'build', 'emu', 'flash_emu');
+/** The emulator with the MFMA kernel and an emulated v_mfma_f32_32x32x8f16 (needs clang for _Float16 vectors). */
+export const EMU_MFMA_BIN = join(PKG, 'build', 'emu', 'flash_emu_mfma');
+export const CLANG = ['clang++-15', 'clang++'].find((c) => { try { execFileSync(c, ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } });
 
 /** Compile the emulator if it is missing or older than the kernels. */
-export function buildEmulator(): string {
-  const srcs = ['emu/flash_emu.cpp', 'emu/cpu_runtime.h', 'kernels/flash_fwd.h', 'kernels/flash_bwd.h', 'kernels/attention_common.h', 'kernels/dtype.h', 'kernels/portability.h'];
+export function buildEmulator(mfma = false): string {
+  const bin = mfma ? EMU_MFMA_BIN : EMU_BIN;
+  const srcs = ['emu/flash_emu.cpp', 'emu/cpu_runtime.h', 'kernels/flash_fwd.h', 'kernels/flash_bwd.h', 'kernels/flash_fwd_mfma.h', 'kernels/attention_common.h', 'kernels/dtype.h', 'kernels/portability.h'];
   const newest = Math.max(...srcs.map((s) => statSync(join(PKG, s)).mtimeMs));
-  if (!existsSync(EMU_BIN) || statSync(EMU_BIN).mtimeMs < newest) {
+  if (!existsSync(bin) || statSync(bin).mtimeMs < newest) {
     execFileSync('mkdir', ['-p', join(PKG, 'build', 'emu')]);
-    execFileSync('g++', ['-std=c++20', '-O2', '-pthread', '-o', EMU_BIN, join(PKG, 'emu', 'flash_emu.cpp')], { stdio: 'inherit' });
+    const cxx = mfma ? CLANG : 'g++';
+    if (!cxx) throw new Error('the MFMA emulation needs clang++ (for _Float16 vector types)');
+    execFileSync(cxx, ['-std=c++20', '-O2', '-pthread', '-Wno-psabi', ...(mfma ? ['-DFA_EMU_MFMA'] : []), '-o', bin, join(PKG, 'emu', 'flash_emu.cpp')], { stdio: 'inherit' });
   }
-  return EMU_BIN;
+  return bin;
 }
 
 const SHIFT = 40n;
@@ -37,6 +43,8 @@ export class EmuDriver implements KernelDriver {
   readonly names = new Map<bigint, string>();
   readonly launches: string[] = [];
   #queue: Launch[] = [];
+
+  constructor(private readonly bin = EMU_BIN) {}
 
   malloc(bytes: number): bigint {
     this.buffers.push(new Uint8Array(bytes));
@@ -105,7 +113,7 @@ export class EmuDriver implements KernelDriver {
     const dir = mkdtempSync(join(tmpdir(), 'flash-emu-'));
     try {
       writeFileSync(join(dir, 'job'), Buffer.concat(parts));
-      execFileSync(EMU_BIN, [join(dir, 'job'), join(dir, 'out')], { stdio: ['ignore', 'inherit', 'inherit'] });
+      execFileSync(this.bin, [join(dir, 'job'), join(dir, 'out')], { stdio: ['ignore', 'inherit', 'inherit'] });
       const out = readFileSync(join(dir, 'out'));
       let o = 0;
       for (const b of this.buffers) {
@@ -125,7 +133,7 @@ export class EmuDriver implements KernelDriver {
 }
 
 /** A Ready device for createRocmBackendOn: every portable kernel "loaded" under its exported name. */
-export function emuDevice(driver: EmuDriver): Ready {
+export function emuDevice(driver: EmuDriver, opts: { mfma?: boolean } = {}): Ready {
   const fns = new Map<string, bigint>();
   let id = 1n;
   for (const dt of DTYPES)
@@ -135,5 +143,9 @@ export function emuDevice(driver: EmuDriver): Ready {
       driver.names.set(id, name);
       id++;
     }
-  return { driver, module: 0n, stream: 0n, fns, mfma: false, availability: { available: true, device: 'CPU emulation of the portable kernels' } };
+  if (opts.mfma) {
+    fns.set('flash_fwd_mfma_f16', id);
+    driver.names.set(id, 'flash_fwd_mfma_f16');
+  }
+  return { driver, module: 0n, stream: 0n, fns, mfma: !!opts.mfma, availability: { available: true, device: 'CPU emulation of the kernels' } };
 }

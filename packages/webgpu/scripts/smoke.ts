@@ -7,6 +7,7 @@
 import { caseLabel, crossCheck, generateCase, runtimeVersion, type CaseSpec } from '@flashattn/core';
 import { referenceOracle } from '@flashattn/reference';
 import { createWebGPUBackend } from '../src/index.js';
+import { withF32AccumulatingNaive } from './f32-naive.js';
 
 const CASES: CaseSpec[] = [
   { batch: 2, seqlenQ: 37, seqlenK: 53, nheadsQ: 2, nheadsKV: 1, headDim: 64, dtype: 'f32', backward: true },
@@ -22,7 +23,7 @@ let failed = 0;
 if (avail.available) {
   for (const spec of CASES) {
     const c = generateCase(spec);
-    const [r] = await crossCheck(c, [backend], referenceOracle);
+    const [r] = await crossCheck(c, [backend], withF32AccumulatingNaive(referenceOracle));
     if (r!.status !== 'pass') failed++;
     console.log(`${r!.status.padEnd(5)} ${caseLabel(spec)} seed ${c.seed} ratio ${r!.ratio?.toFixed(3)} ${r!.ms?.toFixed(0)} ms${r!.reason ? ` — ${r!.reason}` : ''}`);
   }

@@ -10,6 +10,8 @@ import type { TileOverride } from './tiles.js';
 export interface WebGPUBackendOptions {
   /** Force tile shapes (for tuning); ignored where they do not fit. Also read from FLASHATTN_WEBGPU_TILES (JSON). */
   readonly tiles?: TileOverride;
+  /** Use at most this many bytes per storage binding (below the adapter's limit): exercises the splitting. */
+  readonly maxBindingBytes?: number;
 }
 
 /** The limits WebGPU guarantees everywhere: used by check() before probe() has opened a device. */
@@ -24,8 +26,10 @@ export class WebGPUBackend implements Backend {
   #opened: Promise<{ engine: Engine } | { reason: string }> | undefined;
   #engine: Engine | undefined;
   readonly #override: TileOverride | undefined;
+  readonly #maxBinding: number | undefined;
 
   constructor(opts: WebGPUBackendOptions = {}) {
+    this.#maxBinding = opts.maxBindingBytes;
     let ov = opts.tiles;
     const env = envVar('FLASHATTN_WEBGPU_TILES');
     if (!ov && env) {
@@ -38,7 +42,9 @@ export class WebGPUBackend implements Backend {
     this.#opened ??= openContext()
       .then((r) => {
         if ('reason' in r) return r;
-        this.#engine = new Engine(r.ctx, this.#override);
+        const ctx = this.#maxBinding === undefined ? r.ctx
+          : Object.assign(r.ctx, { limits: { ...r.ctx.limits, maxStorageBufferBindingSize: Math.min(r.ctx.limits.maxStorageBufferBindingSize, this.#maxBinding) } });
+        this.#engine = new Engine(ctx, this.#override);
         return { engine: this.#engine };
       })
       .catch((e: unknown) => ({ reason: `WebGPU failed to start: ${(e as Error)?.message ?? e}` }));

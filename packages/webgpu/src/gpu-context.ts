@@ -19,7 +19,7 @@ export interface GpuContext {
   readonly device: GPUDevice;
   /** Held so the instance outlives every call: Dawn's instance is freed when its GPU object is collected. */
   readonly keepAlive?: readonly unknown[];
-  readonly limits: GpuLimits;
+  limits: GpuLimits;
   /** subgroups usable, with this guaranteed minimum size (0 = none) */
   readonly subgroupMinSize: number;
   readonly timestamps: boolean;

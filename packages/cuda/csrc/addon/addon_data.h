@@ -8,7 +8,7 @@ struct AddonData {
   Napi::FunctionReference deviceBuffer;
   Napi::FunctionReference timer;
   void* completion = nullptr;  // CompletionThread (completion_thread.cc), made on first use
-  bool useCompletionThread = false;
+  bool useCompletionThread = true;  // measured faster than the AsyncWorker path (README)
 };
 
 inline AddonData& GetAddonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -16,7 +16,7 @@
 #pragma weak flash_fwd
 #pragma weak flash_bwd
 #pragma weak flash_bwd_workspace_bytes
-// Optional: the kernels may size the forward scratch themselves (see README, "f32 path").
+// Optional: the kernels may size the forward scratch themselves (README, "Addon design"); the current ones do not.
 extern "C" int64_t flash_fwd_workspace_bytes(const FlashFwdParams* p) __attribute__((weak));
 
 namespace flashattn {

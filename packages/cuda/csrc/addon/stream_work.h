@@ -1,6 +1,7 @@
 // Awaiting the stream from JS without blocking the event loop: record an event on the addon stream (main thread),
-// then wait for it on a libuv worker thread (Napi::AsyncWorker) and settle a Promise back on the main thread.
-// Host<->device copies run on the worker too (pageable copies would otherwise stall the event loop).
+// then wait for it off the main thread and settle a Promise back on it: by default on the addon's own completion
+// thread (completion_thread.h), or with FLASHATTN_CUDA_COMPLETION=worker on a libuv worker (Napi::AsyncWorker).
+// Host<->device copies always run on a libuv worker (pageable copies would otherwise stall the event loop).
 #pragma once
 #include <napi.h>
 #include <cuda_runtime.h>

@@ -4,6 +4,7 @@
 #pragma once
 #include "../flash_params.h"
 #include <cmath>
+#include <climits>
 
 namespace flash {
 
@@ -30,6 +31,16 @@ struct Mask {
   __device__ void query_range(int j0, int j1, int sq, int& lo, int& hi) const {
     lo = right >= 0 ? max(0, j0 - off - right) : 0;
     hi = left >= 0 ? min(sq, j1 - off + left + 1) : sq;
+  }
+  // Visible keys of query i are exactly [lo, hi] (hi < lo when none): two compares per element, no branches.
+  __device__ __forceinline__ void row_bounds(int i, int& lo, int& hi) const {
+    lo = left >= 0 ? i + off - left : INT_MIN;
+    hi = right >= 0 ? min(sk - 1, i + off + right) : sk - 1;
+  }
+  // Queries that see key j are exactly [lo, hi] (rows >= sq are excluded by the caller's LSE = +inf).
+  __device__ __forceinline__ void col_bounds(int j, int& lo, int& hi) const {
+    lo = right >= 0 ? j - off - right : INT_MIN;
+    hi = j < sk ? (left >= 0 ? j - off + left : INT_MAX) : INT_MIN;
   }
   __device__ bool visible(int i, int j) const {
     return j < sk && (left < 0 || j >= i + off - left) && (right < 0 || j <= i + off + right);

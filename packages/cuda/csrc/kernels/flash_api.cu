@@ -2,6 +2,12 @@
 // preprocess (D = rowsum(dO * O)) and workspace sizing.
 #include "launch.h"
 #include "utils.cuh"
+#ifdef FLASH_VARIANTS
+#include <cstdlib>
+namespace flash {
+cudaError_t run_fwd_variant(const FlashFwdParams& p, int bucket, int variant, cudaStream_t s);
+}
+#endif
 
 namespace flash {
 namespace {
@@ -62,16 +68,16 @@ cudaError_t dispatch_fwd(const FlashFwdParams& p, int bucket, cudaStream_t s) {
   }
 }
 template <typename T>
-cudaError_t dispatch_bwd(const FlashBwdParams& p, const float* dsum, int bucket, cudaStream_t s) {
+cudaError_t dispatch_bwd(const FlashBwdParams& p, const float* dsum, float* dqa, int bucket, cudaStream_t s) {
   switch (bucket) {
-    case 32: return run_bwd<T, 32>(p, dsum, s);
-    case 64: return run_bwd<T, 64>(p, dsum, s);
-    case 96: return run_bwd<T, 96>(p, dsum, s);
-    case 128: return run_bwd<T, 128>(p, dsum, s);
-    case 160: return run_bwd<T, 160>(p, dsum, s);
-    case 192: return run_bwd<T, 192>(p, dsum, s);
-    case 224: return run_bwd<T, 224>(p, dsum, s);
-    default: return run_bwd<T, 256>(p, dsum, s);
+    case 32: return run_bwd<T, 32>(p, dsum, dqa, s);
+    case 64: return run_bwd<T, 64>(p, dsum, dqa, s);
+    case 96: return run_bwd<T, 96>(p, dsum, dqa, s);
+    case 128: return run_bwd<T, 128>(p, dsum, dqa, s);
+    case 160: return run_bwd<T, 160>(p, dsum, dqa, s);
+    case 192: return run_bwd<T, 192>(p, dsum, dqa, s);
+    case 224: return run_bwd<T, 224>(p, dsum, dqa, s);
+    default: return run_bwd<T, 256>(p, dsum, dqa, s);
   }
 }
 
@@ -92,12 +98,24 @@ extern "C" cudaError_t flash_fwd(const FlashFwdParams* p, cudaStream_t stream, c
   if (p->batch == 0 || p->max_seqlen_q == 0) return cudaSuccess;
   if (p->dtype == FLASH_F32) return run_fwd_f32(*p, stream);
   const int bucket = bucket_for(p->d_qk > p->d_v ? p->d_qk : p->d_v);
+#ifdef FLASH_VARIANTS
+  if (const char* v = getenv("FLASH_FWD_VARIANT")) {
+    const cudaError_t e = run_fwd_variant(*p, bucket, atoi(v), stream);
+    if (e != cudaErrorNotSupported) return e;
+  }
+#endif
   return p->dtype == FLASH_F16 ? dispatch_fwd<__half>(*p, bucket, stream)
                                : dispatch_fwd<__nv_bfloat16>(*p, bucket, stream);
 }
 
+// Half types: D rowsums [total_q, h_q] f32, then (non-deterministic, head dims <= 128) the f32 dQ accumulator.
+static int bucket_of(const FlashFwdParams& p) { return bucket_for(p.d_qk > p.d_v ? p.d_qk : p.d_v); }
+static int64_t dq_accum_bytes(const FlashBwdParams& p) {
+  if (p.deterministic || bucket_of(p.fwd) > 128) return 0;
+  return (int64_t)p.fwd.batch * p.fwd.max_seqlen_q * p.fwd.h_q * p.fwd.d_qk * (int64_t)sizeof(float);
+}
 static int64_t workspace_bytes(const FlashBwdParams& p) {
-  return p.fwd.dtype == FLASH_F32 ? bwd_f32_workspace_bytes(p) : dsum_bytes(p.fwd);
+  return p.fwd.dtype == FLASH_F32 ? bwd_f32_workspace_bytes(p) : dsum_bytes(p.fwd) + dq_accum_bytes(p);
 }
 
 extern "C" int64_t flash_bwd_workspace_bytes(const FlashBwdParams* p) { return workspace_bytes(*p); }
@@ -122,6 +140,8 @@ extern "C" cudaError_t flash_bwd(const FlashBwdParams* p, cudaStream_t stream, c
     if (e != cudaSuccess) return e;
   }
   const int bucket = bucket_for(p->fwd.d_qk > p->fwd.d_v ? p->fwd.d_qk : p->fwd.d_v);
-  return p->fwd.dtype == FLASH_F16 ? dispatch_bwd<__half>(*p, dsum, bucket, stream)
-                                   : dispatch_bwd<__nv_bfloat16>(*p, dsum, bucket, stream);
+  float* dqa = dq_accum_bytes(*p) > 0 ? reinterpret_cast<float*>(static_cast<char*>(p->scratch) + dsum_bytes(p->fwd))
+                                       : nullptr;
+  return p->fwd.dtype == FLASH_F16 ? dispatch_bwd<__half>(*p, dsum, dqa, bucket, stream)
+                                   : dispatch_bwd<__nv_bfloat16>(*p, dsum, dqa, bucket, stream);
 }

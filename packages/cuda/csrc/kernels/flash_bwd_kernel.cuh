@@ -39,7 +39,7 @@ __global__ void __launch_bounds__(NW * 32) flash_bwd_dq_kernel(const FlashBwdPar
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int h = blockIdx.y, b = blockIdx.z;
   const BlockInfo bi(p.cu_seqlens_q, p.cu_seqlens_k, b);
-  const int m0 = blockIdx.x * BM;
+  const int m0 = (gridDim.x - 1 - blockIdx.x) * BM;  // longest (causal) Q tiles first
   if (m0 >= bi.sq) return;
   const int hk = h / (p.h_q / p.h_kv);
   const Mask mask(bi.sq, bi.sk, p.window_left, p.window_right);
@@ -132,18 +132,24 @@ __global__ void __launch_bounds__(NW * 32) flash_bwd_dq_kernel(const FlashBwdPar
 
       const int j0 = n * BN;
       const bool need_mask = !mask.tile_full(m0, mlast, j0, j0 + BN - 1);
+      int lo[2], hi[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        lo[r] = INT_MIN; hi[r] = INT_MAX;
+        if (need_mask) {
+          mask.row_bounds(m0 + wrow + (lane >> 2) + r * 8, lo[r], hi[r]);
+          lo[r] = lo[r] == INT_MIN ? INT_MIN : lo[r] - j0 - (lane & 3) * 2;
+          hi[r] -= j0 + (lane & 3) * 2;
+        }
+      }
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           float t = s[nt][e], th = 0.f;
           if (sx.transform) t = sx.apply(t, th);
-          bool vis = true;
-          if (need_mask) {
-            const int i = m0 + wrow + (lane >> 2) + (e >> 1) * 8;
-            const int j = j0 + nt * 8 + (lane & 3) * 2 + (e & 1);
-            vis = mask.visible(i, j);
-          }
+          const int jj = nt * 8 + (e & 1);
+          const bool vis = jj >= lo[e >> 1] && jj <= hi[e >> 1];
           const float pr = vis ? fast_exp2(fmaf(t, sx.mult, -rl[e >> 1])) : 0.f;
           float ds = pr * (dp[nt][e] - rd[e >> 1]);
           if (sx.cap > 0.f) ds *= 1.f - th * th;
@@ -191,13 +197,17 @@ template <typename T, int D, int BMQ, int NW>
 struct DkdvTraits {
   static constexpr int BN = 16 * NW;
   static constexpr int kThreads = NW * 32;
-  static constexpr int kSmem =
+  static constexpr int kSdsStride = BMQ + 8;  // dS^T staging [BN][BMQ + 8] (atomic-dQ variant)
+  static constexpr int kSmemBase =
       (2 * BN + 4 * BMQ) * SmemRow<D>::kStride * (int)sizeof(T) + 4 * BMQ * (int)sizeof(float);
+  static constexpr int kSmemAtomic = kSmemBase + BN * kSdsStride * (int)sizeof(T);
 };
 
-template <typename T, int D, int BMQ, int NW, bool DO_DK, bool DO_DV>
+// DQ_ATOMIC (non-deterministic mode, D <= 128): the block also forms dQ_partial = dS K for each Q tile (dS^T staged
+// in shared memory, 2-D warp tiling) and adds it to an f32 accumulator with RED.ADD; the dq kernel is skipped.
+template <typename T, int D, int BMQ, int NW, bool DO_DK, bool DO_DV, bool DQ_ATOMIC>
 __global__ void __launch_bounds__(NW * 32)
-    flash_bwd_dkdv_kernel(const FlashBwdParams bp, const float* __restrict__ dsum) {
+    flash_bwd_dkdv_kernel(const FlashBwdParams bp, const float* __restrict__ dsum, float* __restrict__ dq_accum) {
   using Tr = DkdvTraits<T, D, BMQ, NW>;
   constexpr int BN = Tr::BN, THREADS = Tr::kThreads, NT = BMQ / 8, DT = D / 8, SR = SmemRow<D>::kStride;
   const FlashFwdParams& p = bp.fwd;
@@ -208,6 +218,8 @@ __global__ void __launch_bounds__(NW * 32)
   T* sdO0 = sQ0 + 2 * BMQ * SR;  // [2][BMQ][SR]
   float* sL0 = reinterpret_cast<float*>(sdO0 + 2 * BMQ * SR);  // [2][BMQ]
   float* sD0 = sL0 + 2 * BMQ;                                  // [2][BMQ]
+  T* sdS = reinterpret_cast<T*>(sD0 + 2 * BMQ);                // [BN][BMQ + 8] (DQ_ATOMIC)
+  static_assert(!DQ_ATOMIC || (DO_DK && NW == 8 && BMQ == 64 && (D / 2) % 16 == 0), "atomic dQ tiling");
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int hk = blockIdx.y, b = blockIdx.z;
@@ -317,6 +329,17 @@ __global__ void __launch_bounds__(NW * 32)
       }
 
       const bool need_mask = !mask.tile_full(i0, min(i0 + BMQ, bi.sq) - 1, j0, j0 + BN - 1);
+      int lo[2], hi[2];  // visible query columns (tile-local, relative to this lane's first column) per key row
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        lo[r] = INT_MIN; hi[r] = INT_MAX;
+        if (need_mask) {
+          mask.col_bounds(j0 + wrow + (lane >> 2) + r * 8, lo[r], hi[r]);
+          const int base = i0 + (lane & 3) * 2;
+          lo[r] = lo[r] == INT_MIN ? INT_MIN : lo[r] - base;
+          hi[r] = hi[r] == INT_MAX ? INT_MAX : hi[r] == INT_MIN ? INT_MIN : hi[r] - base;
+        }
+      }
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
@@ -324,8 +347,8 @@ __global__ void __launch_bounds__(NW * 32)
           const int il = nt * 8 + (lane & 3) * 2 + (e & 1);
           float t = s[nt][e], th = 0.f;
           if (sx.transform) t = sx.apply(t, th);
-          bool vis = true;
-          if (need_mask) vis = mask.visible(i0 + il, j0 + wrow + (lane >> 2) + (e >> 1) * 8);
+          const int ii = nt * 8 + (e & 1);
+          const bool vis = ii >= lo[e >> 1] && ii <= hi[e >> 1];
           const float pr = vis ? fast_exp2(fmaf(t, sx.mult, -sL[il])) : 0.f;
           s[nt][e] = pr;
           if (DO_DK) {
@@ -368,6 +391,55 @@ __global__ void __launch_bounds__(NW * 32)
               mma16816<T>(acc_k[DO_DK ? 2 * dd + 1 : 0], a, bb[2], bb[3]);
             }
           }
+          if (DQ_ATOMIC) {  // stage dS^T (this warp's 16 key rows) for the dQ GEMM
+            constexpr int SS = Tr::kSdsStride;
+            T* base = sdS + (wrow + (lane >> 2)) * SS + kk * 16 + (lane & 3) * 2;
+            *reinterpret_cast<uint32_t*>(base) = a[0];
+            *reinterpret_cast<uint32_t*>(base + 8 * SS) = a[1];
+            *reinterpret_cast<uint32_t*>(base + 8) = a[2];
+            *reinterpret_cast<uint32_t*>(base + 8 * SS + 8) = a[3];
+          }
+        }
+      }
+      if constexpr (DQ_ATOMIC) {
+        __syncthreads();  // dS^T complete
+        // dQ_partial[BMQ x D] = dS[BMQ x BN] K[BN x D]; warp w: query rows (w % 4) * 16, columns (w / 4) * D / 2.
+        constexpr int SS = Tr::kSdsStride, HN = D / 2;
+        const int qm = (warp & 3) * 16, qn = (warp >> 2) * HN;
+        float acc_q[HN / 8][4];
+#pragma unroll
+        for (int t = 0; t < HN / 8; ++t)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc_q[t][e] = 0.f;
+        const uint32_t sdSa = smem_u32(sdS);
+#pragma unroll
+        for (int ks2 = 0; ks2 < BN / 16; ++ks2) {
+          uint32_t a[4];  // A = dS (rows = queries) from the [key][query] staging: ldmatrix.trans
+          ldmatrix_x4_trans(a, sdSa + 2 * ((ks2 * 16 + (lane & 7) + ((lane >> 4) & 1) * 8) * SS + qm +
+                                           ((lane >> 3) & 1) * 8));
+#pragma unroll
+          for (int np = 0; np < HN / 16; ++np) {
+            uint32_t bb[4];
+            ldmatrix_x4_trans(bb, sKa + 2 * bt_frag_off<D>(ks2 * 16, qn + np * 16, lane));
+            mma16816<T>(acc_q[2 * np], a, bb[0], bb[1]);
+            mma16816<T>(acc_q[2 * np + 1], a, bb[2], bb[3]);
+          }
+        }
+        const int h = hk * group + it / nm;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int i = i0 + qm + (lane >> 2) + r * 8;
+          if (i < bi.sq) {
+            float* row = dq_accum + ((int64_t)(bi.q_start + i) * p.h_q + h) * p.d_qk;
+#pragma unroll
+            for (int t = 0; t < HN / 8; ++t) {
+              const int c = qn + t * 8 + (lane & 3) * 2;
+              if (c < p.d_qk) {
+                atomicAdd(row + c, acc_q[t][2 * r]);
+                atomicAdd(row + c + 1, acc_q[t][2 * r + 1]);
+              }
+            }
+          }
         }
       }
       __syncthreads();  // stage st is overwritten by the next iteration's prefetch
@@ -395,4 +467,21 @@ __global__ void __launch_bounds__(NW * 32)
   }
 }
 
+}  // namespace flash
+
+namespace flash {
+// dq = dq_accum * scale in the dtype (after the atomic-dQ dkdv kernel).
+template <typename T>
+__global__ void bwd_convert_dq_kernel(const FlashBwdParams bp, const float* __restrict__ dq_accum) {
+  const FlashFwdParams& p = bp.fwd;
+  const int b = blockIdx.z, h = blockIdx.y;
+  const int q0 = p.cu_seqlens_q[b], sq = p.cu_seqlens_q[b + 1] - q0;
+  const int pairs = p.d_qk / 2;
+  for (int idx = blockIdx.x * blockDim.x + threadIdx.x; idx < sq * pairs; idx += gridDim.x * blockDim.x) {
+    const int i = idx / pairs, c = (idx % pairs) * 2;
+    const int64_t off = ((int64_t)(q0 + i) * p.h_q + h) * p.d_qk + c;
+    const float2 v = *reinterpret_cast<const float2*>(dq_accum + off);
+    *reinterpret_cast<uint32_t*>(static_cast<T*>(bp.dq) + off) = pack2<T>(v.x * p.scale, v.y * p.scale);
+  }
+}
 }  // namespace flash

@@ -20,23 +20,40 @@ cudaError_t set_smem(Kernel kernel, int bytes, bool& configured) {
   return e;
 }
 
-template <typename T, int D, bool DK, bool DV>
-cudaError_t launch_dkdv(const FlashBwdParams& p, const float* dsum, cudaStream_t stream) {
+template <typename T, int D, bool DK, bool DV, bool DQA>
+cudaError_t launch_dkdv(const FlashBwdParams& p, const float* dsum, float* dq_accum, cudaStream_t stream) {
   using C = BwdConfig<D>;
   using Tr = DkdvTraits<T, D, C::KV_BMQ, C::KV_NW>;
-  auto kernel = flash_bwd_dkdv_kernel<T, D, C::KV_BMQ, C::KV_NW, DK, DV>;
+  constexpr int smem = DQA ? Tr::kSmemAtomic : Tr::kSmemBase;
+  auto kernel = flash_bwd_dkdv_kernel<T, D, C::KV_BMQ, C::KV_NW, DK, DV, DQA>;
   static bool configured = false;
-  cudaError_t e = set_smem(kernel, Tr::kSmem, configured);
+  cudaError_t e = set_smem(kernel, smem, configured);
   if (e != cudaSuccess) return e;
   dim3 grid((p.fwd.max_seqlen_k + Tr::BN - 1) / Tr::BN, p.fwd.h_kv, p.fwd.batch);
-  kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(p, dsum);
+  kernel<<<grid, Tr::kThreads, smem, stream>>>(p, dsum, dq_accum);
   return cudaGetLastError();
 }
 
+// Bytes of f32 dQ accumulator the non-deterministic path needs (0 where it is not used).
+template <int D>
+int64_t dq_accum_bytes(const FlashBwdParams& p) {
+  return BwdConfig<D>::kSplit ? 0 : (int64_t)p.fwd.batch * p.fwd.max_seqlen_q * p.fwd.h_q * p.fwd.d_qk * 4;
+}
+
 template <typename T, int D>
-cudaError_t run_bwd(const FlashBwdParams& p, const float* dsum, cudaStream_t stream) {
+cudaError_t run_bwd(const FlashBwdParams& p, const float* dsum, float* dq_accum, cudaStream_t stream) {
   using C = BwdConfig<D>;
   cudaError_t e = cudaSuccess;
+  if constexpr (!C::kSplit) {
+    if (!p.deterministic && p.fwd.max_seqlen_q > 0 && p.fwd.max_seqlen_k > 0) {
+      if ((e = cudaMemsetAsync(dq_accum, 0, dq_accum_bytes<D>(p), stream)) != cudaSuccess) return e;
+      if ((e = launch_dkdv<T, D, true, true, true>(p, dsum, dq_accum, stream)) != cudaSuccess) return e;
+      dim3 grid((p.fwd.max_seqlen_q * (p.fwd.d_qk / 2) + 255) / 256, p.fwd.h_q, p.fwd.batch);
+      if (grid.x > 1024) grid.x = 1024;
+      bwd_convert_dq_kernel<T><<<grid, 256, 0, stream>>>(p, dq_accum);
+      return cudaGetLastError();
+    }
+  }
   if (p.fwd.max_seqlen_q > 0) {
     using Tr = DqTraits<T, D, C::DQ_BN, C::DQ_NW>;
     auto kernel = flash_bwd_dq_kernel<T, D, C::DQ_BN, C::DQ_NW>;
@@ -49,10 +66,10 @@ cudaError_t run_bwd(const FlashBwdParams& p, const float* dsum, cudaStream_t str
   }
   if (p.fwd.max_seqlen_k > 0) {
     if constexpr (C::kSplit) {
-      if ((e = launch_dkdv<T, D, false, true>(p, dsum, stream)) != cudaSuccess) return e;
-      return launch_dkdv<T, D, true, false>(p, dsum, stream);
+      if ((e = launch_dkdv<T, D, false, true, false>(p, dsum, nullptr, stream)) != cudaSuccess) return e;
+      return launch_dkdv<T, D, true, false, false>(p, dsum, nullptr, stream);
     } else {
-      return launch_dkdv<T, D, true, true>(p, dsum, stream);
+      return launch_dkdv<T, D, true, true, false>(p, dsum, nullptr, stream);
     }
   }
   return e;

@@ -29,7 +29,7 @@ __global__ void __launch_bounds__(NW * 32) flash_fwd_kernel(const FlashFwdParams
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int h = blockIdx.y, b = blockIdx.z;
   const BlockInfo bi(p.cu_seqlens_q, p.cu_seqlens_k, b);
-  const int m0 = blockIdx.x * BM;
+  const int m0 = (gridDim.x - 1 - blockIdx.x) * BM;  // last Q tiles first: under causal masks they are the longest
   if (m0 >= bi.sq) return;
   const int hk = h / (p.h_q / p.h_kv);
   const Mask mask(bi.sq, bi.sk, p.window_left, p.window_right);
@@ -104,25 +104,40 @@ __global__ void __launch_bounds__(NW * 32) flash_fwd_kernel(const FlashFwdParams
 
       const int j0 = n * BN;
       const bool need_mask = !mask.tile_full(m0, mlast, j0, j0 + BN - 1);
-      if (sx.transform || need_mask) {
+      if (sx.transform) {
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              float t = s[mt][nt][e], th;
-              if (sx.transform) t = sx.apply(t, th);
-              if (need_mask) {
-                const int i = m0 + wrow + mt * 16 + (lane >> 2) + (e >> 1) * 8;
-                const int j = j0 + nt * 8 + (lane & 3) * 2 + (e & 1);
-                if (!mask.visible(i, j)) t = -INFINITY;
-              }
-              s[mt][nt][e] = t;
+              float th;
+              s[mt][nt][e] = sx.apply(s[mt][nt][e], th);
             }
+      }
+      if (need_mask) {
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            int lo, hi;
+            mask.row_bounds(m0 + wrow + mt * 16 + (lane >> 2) + r * 8, lo, hi);
+            const int base = j0 + (lane & 3) * 2;  // compare against the tile-local column
+            lo = lo == INT_MIN ? INT_MIN : lo - base;
+            hi -= base;
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+              for (int c = 0; c < 2; ++c) {
+                const int jj = nt * 8 + c;
+                if (jj < lo || jj > hi) s[mt][nt][2 * r + c] = -INFINITY;
+              }
+          }
       }
 
       // Online softmax (log2 domain; exponent = t * mult - m * mult in one FFMA).
+      float corr[MT][2];
+      bool unchanged = true;
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -133,14 +148,10 @@ __global__ void __launch_bounds__(NW * 32) flash_fwd_kernel(const FlashFwdParams
           mx = quad_max(mx);
           const float mnew = fmaxf(row_m[mt][r], mx);
           const float mref = mnew == -INFINITY ? 0.f : mnew * sx.mult;
-          const float corr = fast_exp2(row_m[mt][r] * sx.mult - mref);
+          corr[mt][r] = fast_exp2(row_m[mt][r] * sx.mult - mref);
+          unchanged &= corr[mt][r] == 1.f;
           row_m[mt][r] = mnew;
-          float l = row_l[mt][r] * corr;
-#pragma unroll
-          for (int dt = 0; dt < DT; ++dt) {
-            acc_o[mt][dt][2 * r] *= corr;
-            acc_o[mt][dt][2 * r + 1] *= corr;
-          }
+          float l = row_l[mt][r] * corr[mt][r];
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt) {
             const float p0 = fast_exp2(fmaf(s[mt][nt][2 * r], sx.mult, -mref));
@@ -151,6 +162,15 @@ __global__ void __launch_bounds__(NW * 32) flash_fwd_kernel(const FlashFwdParams
           }
           row_l[mt][r] = l;
         }
+      // Rescale O only when some row max of this warp moved (after the first tiles it rarely does).
+      if (!__all_sync(0xffffffffu, unchanged)) {
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc_o[mt][dt][e] *= corr[mt][e >> 1];
+      }
 
       cp_async_wait<0>();
       __syncthreads();  // V[n] landed; every warp finished reading K[n]

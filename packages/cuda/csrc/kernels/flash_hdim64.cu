@@ -5,6 +5,6 @@
 namespace flash {
 template cudaError_t run_fwd<__half, 64>(const FlashFwdParams&, cudaStream_t);
 template cudaError_t run_fwd<__nv_bfloat16, 64>(const FlashFwdParams&, cudaStream_t);
-template cudaError_t run_bwd<__half, 64>(const FlashBwdParams&, const float*, cudaStream_t);
-template cudaError_t run_bwd<__nv_bfloat16, 64>(const FlashBwdParams&, const float*, cudaStream_t);
+template cudaError_t run_bwd<__half, 64>(const FlashBwdParams&, const float*, float*, cudaStream_t);
+template cudaError_t run_bwd<__nv_bfloat16, 64>(const FlashBwdParams&, const float*, float*, cudaStream_t);
 }  // namespace flash

@@ -8,7 +8,9 @@ constexpr int kBuckets[] = {32, 64, 96, 128, 160, 192, 224, 256};
 
 template <typename T, int D> cudaError_t run_fwd(const FlashFwdParams& p, cudaStream_t stream);
 // dsum: f32 [total_q, h_q] rowsum(dO * O), computed by the caller (bwd_preprocess).
-template <typename T, int D> cudaError_t run_bwd(const FlashBwdParams& p, const float* dsum, cudaStream_t stream);
+// dq_accum: f32 [total_q, h_q, d_qk] for the non-deterministic atomic-dQ path (buckets <= 128), else unused.
+template <typename T, int D>
+cudaError_t run_bwd(const FlashBwdParams& p, const float* dsum, float* dq_accum, cudaStream_t stream);
 
 // f32 inputs: SIMT kernels (flash_f32.cu).
 cudaError_t run_fwd_f32(const FlashFwdParams& p, cudaStream_t stream);

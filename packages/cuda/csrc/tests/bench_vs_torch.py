@@ -6,7 +6,7 @@ to torch flash's own error), and times with triton.testing.do_bench (median ms).
 (fwd = 4*b*h*s^2*d, halved when causal; fwd+bwd = 3.5x fwd).
 usage: python3 bench_vs_torch.py LIB [--quick] [--dtypes fp16,bf16] [--out results.json]
 """
-import ctypes, json, math, sys, time, argparse
+import ctypes, json, math, os, sys, time, argparse
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import sdpa_kernel, SDPBackend
@@ -56,7 +56,7 @@ class Flash:
                 1.0 / math.sqrt(d), softcap, -1, 0 if causal else -1, dt, None, 0)
         self.fp = f
         self.keep = (q, k, v)
-        self.bp = Bwd(f, 0, self.dq.data_ptr(), self.dk.data_ptr(), self.dv.data_ptr(), 1, None, 0)
+        self.bp = Bwd(f, 0, self.dq.data_ptr(), self.dk.data_ptr(), self.dv.data_ptr(), 0, None, 0)
         ws = self.lib.flash_bwd_workspace_bytes(ctypes.byref(self.bp))
         self.ws = torch.empty(max(ws, 16), dtype=torch.uint8, device=dev)
         self.bp.scratch, self.bp.scratch_bytes = self.ws.data_ptr(), ws
@@ -116,6 +116,7 @@ def main():
     ap.add_argument("--dims", default="64,128,256")
     ap.add_argument("--seqlens", default="512,1024,2048,4096,8192,16384")
     ap.add_argument("--out", default="bench.json")
+    ap.add_argument("--variants", default="", help="tuning build: FLASH_FWD_VARIANT values to compare (fp16 fwd)")
     a = ap.parse_args()
     dev = torch.device("cuda")
     fl = Flash(a.lib)
@@ -136,13 +137,36 @@ def main():
     # Tiny prefill latency.
     q, k, v = (torch.randn(1, 128, 16, 64, dtype=torch.float16, device=dev) for _ in range(3))
     fl.setup(q, k, v, False)
-    t_ours = do_bench(fl.fwd) * 1e3
-    t_fl = do_bench(lambda: sdpa(q, k, v, False, SDPBackend.FLASH_ATTENTION)) * 1e3
+    t_ours = do_bench(fl.fwd, warmup=10, rep=40) * 1e3
+    t_fl = do_bench(lambda: sdpa(q, k, v, False, SDPBackend.FLASH_ATTENTION), warmup=10, rep=40) * 1e3
     print(f"tiny 1x16x128x128 d64 fwd: ours {t_ours:.1f} us, flash {t_fl:.1f} us", flush=True)
     results["tiny_us"] = dict(ours=t_ours, flash=t_fl)
+    if a.variants:
+        results["variants"] = []
+        print("| variant | d | causal | seqlen | fwd TFLOP/s | out err vs f32 math (flash's) |")
+        print("|---|---|---|---|---|---|")
+        for d in (64, 128, 256):
+            for v in [int(x) for x in a.variants.split(",")]:
+                os.environ["FLASH_FWD_VARIANT"] = str(v)
+                for causal in (False, True):
+                    torch.manual_seed(1)
+                    q, k, v_ = (torch.randn(2, 1024, 4, d, dtype=torch.float16, device=dev) for _ in range(3))
+                    fl.setup(q, k, v_, causal)
+                    o = fl.fwd().clone()
+                    ref = sdpa(q.float(), k.float(), v_.float(), causal, SDPBackend.MATH)
+                    peer = sdpa(q, k, v_, causal, SDPBackend.FLASH_ATTENTION)
+                    err, perr = (o.float() - ref).abs().max().item(), (peer.float() - ref).abs().max().item()
+                    for s in (1024, 4096):
+                        b, h = 16384 // s, 2048 // d
+                        q, k, v_ = (torch.randn(b, s, h, d, dtype=torch.float16, device=dev) for _ in range(3))
+                        fl.setup(q, k, v_, causal)
+                        tf = 4 * b * h * s * s * d / (2 if causal else 1) / do_bench(fl.fwd, warmup=10, rep=40) / 1e9
+                        results["variants"].append(dict(variant=v, d=d, causal=causal, seqlen=s, fwd=tf, err=err, flash_err=perr))
+                        print(f"| {v} | {d} | {causal} | {s} | {tf:.0f} | {err:.2e} ({perr:.2e}) |", flush=True)
+        os.environ.pop("FLASH_FWD_VARIANT", None)
     dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16}
-    print("| dtype | d | causal | seqlen | ours fwd | flash fwd | cudnn fwd | ours f+b | flash f+b | cudnn f+b |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| dtype | d | causal | seqlen | ours fwd | flash fwd | cudnn fwd | ours f+b | ours f+b det | flash f+b | cudnn f+b |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for dn in a.dtypes.split(","):
         dtype = dtypes[dn]
         for d in [int(x) for x in a.dims.split(",")]:
@@ -155,21 +179,24 @@ def main():
                     row = dict(dtype=dn, d=d, causal=causal, seqlen=s)
                     def fb_ours():
                         fl.fwd(); fl.bwd(do)
-                    row["ours_fwd"] = flops / do_bench(fl.fwd) / 1e9
-                    row["ours_fb"] = 3.5 * flops / do_bench(fb_ours) / 1e9
+                    row["ours_fwd"] = flops / do_bench(fl.fwd, warmup=10, rep=40) / 1e9
+                    row["ours_fb"] = 3.5 * flops / do_bench(fb_ours, warmup=10, rep=40) / 1e9
+                    fl.bp.deterministic = 1
+                    row["ours_fb_det"] = 3.5 * flops / do_bench(fb_ours, warmup=10, rep=40) / 1e9
+                    fl.bp.deterministic = 0
                     qg, kg, vg = (t.clone().requires_grad_() for t in (q, k, v))
                     for name, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
                         try:
-                            row[f"{name}_fwd"] = flops / do_bench(lambda: sdpa(q, k, v, causal, be)) / 1e9
+                            row[f"{name}_fwd"] = flops / do_bench(lambda: sdpa(q, k, v, causal, be), warmup=10, rep=40) / 1e9
                             def fb():
                                 o = sdpa(qg, kg, vg, causal, be)
                                 o.backward(do)
-                            row[f"{name}_fb"] = 3.5 * flops / do_bench(fb, grad_to_none=[qg, kg, vg]) / 1e9
+                            row[f"{name}_fb"] = 3.5 * flops / do_bench(fb, grad_to_none=[qg, kg, vg], warmup=10, rep=40) / 1e9
                         except Exception as ex:  # backend not available for this shape
                             row[f"{name}_fwd"] = row[f"{name}_fb"] = float("nan")
                     results["bench"].append(row)
                     print(f"| {dn} | {d} | {causal} | {s} | {row['ours_fwd']:.0f} | {row['flash_fwd']:.0f} | "
-                          f"{row['cudnn_fwd']:.0f} | {row['ours_fb']:.0f} | {row['flash_fb']:.0f} | {row['cudnn_fb']:.0f} |",
+                          f"{row['cudnn_fwd']:.0f} | {row['ours_fb']:.0f} | {row['ours_fb_det']:.0f} | {row['flash_fb']:.0f} | {row['cudnn_fb']:.0f} |",
                           flush=True)
                     del q, k, v, do, qg, kg, vg
                     json.dump(results, open(a.out, "w"), indent=1)

@@ -13,7 +13,11 @@ const OOM_NAMES = new Set(['hipErrorOutOfMemory', 'hipErrorMemoryAllocation', 'C
 
 /** Library file names tried in order (an env override first). */
 export function libraryCandidates(kind: DriverKind, env: Record<string, string | undefined>): string[] {
-  if (kind === 'cuda') return [env.FLASHATTN_CUDA_LIBRARY, 'libcuda.so.1', 'libcuda.so'].filter((x): x is string => !!x);
+  if (kind === 'cuda')
+    return [
+      env.FLASHATTN_CUDA_LIBRARY, 'libcuda.so.1', 'libcuda.so', '/usr/lib/x86_64-linux-gnu/libcuda.so.1',
+      '/usr/local/nvidia/lib64/libcuda.so.1', '/usr/lib64/libcuda.so.1',
+    ].filter((x): x is string => !!x);
   return [
     env.FLASHATTN_HIP_LIBRARY, 'libamdhip64.so', 'libamdhip64.so.6', 'libamdhip64.so.5',
     '/opt/rocm/lib/libamdhip64.so',
@@ -60,6 +64,8 @@ export class GpuDriver implements KernelDriver {
         lib = seam.open(path, symbolsOf(kind));
       } catch (e) {
         tried.push(`${path}: ${firstLine(e)}`);
+        // A permission refusal (Deno without --allow-ffi) is the same for every candidate: stop at the first.
+        if (/NotCapable|--allow-ffi|PermissionDenied/.test(String((e as Error)?.message ?? e) + (e as Error)?.name)) break;
         continue;
       }
       let optional: NativeLibrary | undefined;
