@@ -148,7 +148,7 @@ async function timeDevice(b: Backend, p: Problem, x: { q: HostArray; k: HostArra
     }
     return {
       ms: median(ts), peakBytes: mem.stop(),
-      memoryMethod: 'host process only (rss growth, sampled every 2 ms); device memory is not reported by the backend',
+      memoryMethod: 'host process (rss growth, sampled every 2 ms); a GPU backend\'s device memory is not included: the Backend interface has no query for it',
     };
   } finally {
     for (const t of held) t.dispose();
@@ -273,7 +273,7 @@ export async function bench(f: Flags): Promise<number> {
   } else {
     const body = rows.map((r) => [
       r.backend, `${r.headDim}`, `${r.seqlen}`, `${r.batch}x${r.heads}`, r.mode,
-      r.ms !== undefined ? r.ms.toFixed(r.ms < 10 ? 3 : 1) : '-', r.tflops !== undefined ? r.tflops.toFixed(r.tflops < 1 ? 4 : 1) : '-',
+      r.ms !== undefined ? r.ms.toFixed(r.ms < 10 ? 3 : 1) : '-', r.tflops !== undefined ? (r.tflops < 10 ? r.tflops.toPrecision(3) : r.tflops.toFixed(1)) : '-',
       fmtBytes(r.peakBytes), r.unsupported ?? r.path ?? '',
     ]);
     let s = `flashattn bench: ${dtype}${causal ? ' causal' : ''}, ${runtimeVersion()}; median of ${reps} after ${warm} warm-up; flash-attn's FLOP count\n\n`;

@@ -28,10 +28,10 @@ export async function renderChart(points: readonly ChartPoint[], title: string):
       layer: [
         { mark: { type: 'line' } },
         { mark: { type: 'point', filled: true } },
-        { mark: { type: 'text', dy: -9, fontSize: 9 }, encoding: { text: { field: 'tflops', type: 'quantitative', format: '.1f' } } },
+        { mark: { type: 'text', dy: -9, fontSize: 9 }, encoding: { text: { field: 'tflops', type: 'quantitative', format: '.3~r' } } },
       ],
       encoding: {
-        x: { field: 'seqlen', type: 'ordinal', title: 'sequence length' },
+        x: { field: 'seqlen', type: 'ordinal', title: 'sequence length', axis: { labelAngle: 0 } },
         y: { field: 'tflops', type: 'quantitative', title: 'TFLOP/s' },
         color: { field: 'backend', type: 'nominal', title: 'backend' },
       },

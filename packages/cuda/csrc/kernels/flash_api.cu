@@ -27,6 +27,9 @@ const char* check(const FlashFwdParams& p) {
   if (p.h_q <= 0 || p.h_kv <= 0 || p.h_q % p.h_kv != 0) return "nheadsQ must be a positive multiple of nheadsKV";
   if (p.batch < 0 || p.max_seqlen_q < 0 || p.max_seqlen_k < 0) return "negative batch or sequence length";
   if (p.h_q > 65535 || p.batch > 65535) return "nheads or batch > 65535 not supported by cuda (grid limit)";
+  // 16-byte cp.async / float4 loads: base pointers must be 16-byte aligned (cudaMalloc gives 256).
+  for (const void* ptr : {p.q, p.k, p.v, static_cast<const void*>(p.out)})
+    if (reinterpret_cast<uintptr_t>(ptr) % 16 != 0) return "q, k, v and out must be 16-byte aligned device pointers";
   return nullptr;
 }
 
@@ -111,6 +114,9 @@ extern "C" cudaError_t flash_fwd(const FlashFwdParams* p, cudaStream_t stream, c
 // Half types: D rowsums [total_q, h_q] f32, then (non-deterministic, head dims <= 128) the f32 dQ accumulator.
 static int bucket_of(const FlashFwdParams& p) { return bucket_for(p.d_qk > p.d_v ? p.d_qk : p.d_v); }
 static int64_t dq_accum_bytes(const FlashBwdParams& p) {
+#ifndef FLASH_ATOMIC_DQ
+  return 0;  // both modes run the deterministic kernels (see flash_bwd_launch.cuh)
+#endif
   if (p.deterministic || bucket_of(p.fwd) > 128) return 0;
   return (int64_t)p.fwd.batch * p.fwd.max_seqlen_q * p.fwd.h_q * p.fwd.d_qk * (int64_t)sizeof(float);
 }
@@ -123,6 +129,9 @@ extern "C" int64_t flash_bwd_workspace_bytes(const FlashBwdParams* p) { return w
 extern "C" cudaError_t flash_bwd(const FlashBwdParams* p, cudaStream_t stream, const char** unsupported) {
   const char* why = check(p->fwd);
   if (!why && p->fwd.lse == nullptr) why = "backward needs the forward LSE";
+  for (const void* ptr : {p->dout, static_cast<const void*>(p->dq), static_cast<const void*>(p->dk),
+                          static_cast<const void*>(p->dv)})
+    if (!why && reinterpret_cast<uintptr_t>(ptr) % 16 != 0) why = "dout, dq, dk and dv must be 16-byte aligned device pointers";
   if (!why && (p->scratch == nullptr || p->scratch_bytes < workspace_bytes(*p)) && workspace_bytes(*p) > 0)
     why = "backward workspace missing or smaller than flash_bwd_workspace_bytes()";
   if (why) {

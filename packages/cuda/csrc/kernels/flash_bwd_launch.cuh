@@ -44,6 +44,9 @@ template <typename T, int D>
 cudaError_t run_bwd(const FlashBwdParams& p, const float* dsum, float* dq_accum, cudaStream_t stream) {
   using C = BwdConfig<D>;
   cudaError_t e = cudaSuccess;
+#ifdef FLASH_ATOMIC_DQ
+  // FA2's atomic-dQ scheme (non-deterministic mode). Verified correct on the H100, but measured no faster than the
+  // deterministic dq + dkdv kernels once those stopped spilling (BENCHMARKS.md, v4), so it is compiled only on request.
   if constexpr (!C::kSplit) {
     if (!p.deterministic && p.fwd.max_seqlen_q > 0 && p.fwd.max_seqlen_k > 0) {
       if ((e = cudaMemsetAsync(dq_accum, 0, dq_accum_bytes<D>(p), stream)) != cudaSuccess) return e;
@@ -54,6 +57,9 @@ cudaError_t run_bwd(const FlashBwdParams& p, const float* dsum, float* dq_accum,
       return cudaGetLastError();
     }
   }
+#else
+  (void)dq_accum;
+#endif
   if (p.fwd.max_seqlen_q > 0) {
     using Tr = DqTraits<T, D, C::DQ_BN, C::DQ_NW>;
     auto kernel = flash_bwd_dq_kernel<T, D, C::DQ_BN, C::DQ_NW>;

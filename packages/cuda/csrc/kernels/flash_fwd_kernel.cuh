@@ -135,9 +135,8 @@ __global__ void __launch_bounds__(NW * 32) flash_fwd_kernel(const FlashFwdParams
           }
       }
 
-      // Online softmax (log2 domain; exponent = t * mult - m * mult in one FFMA).
-      float corr[MT][2];
-      bool unchanged = true;
+      // Online softmax (log2 domain; exponent = t * mult - m * mult in one FFMA). (Skipping the O rescale when no
+      // row max moved was tried: more spills, no gain measured.)
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -148,10 +147,14 @@ __global__ void __launch_bounds__(NW * 32) flash_fwd_kernel(const FlashFwdParams
           mx = quad_max(mx);
           const float mnew = fmaxf(row_m[mt][r], mx);
           const float mref = mnew == -INFINITY ? 0.f : mnew * sx.mult;
-          corr[mt][r] = fast_exp2(row_m[mt][r] * sx.mult - mref);
-          unchanged &= corr[mt][r] == 1.f;
+          const float corr = fast_exp2(row_m[mt][r] * sx.mult - mref);
           row_m[mt][r] = mnew;
-          float l = row_l[mt][r] * corr[mt][r];
+          float l = row_l[mt][r] * corr;
+#pragma unroll
+          for (int dt = 0; dt < DT; ++dt) {
+            acc_o[mt][dt][2 * r] *= corr;
+            acc_o[mt][dt][2 * r + 1] *= corr;
+          }
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt) {
             const float p0 = fast_exp2(fmaf(s[mt][nt][2 * r], sx.mult, -mref));
@@ -162,15 +165,6 @@ __global__ void __launch_bounds__(NW * 32) flash_fwd_kernel(const FlashFwdParams
           }
           row_l[mt][r] = l;
         }
-      // Rescale O only when some row max of this warp moved (after the first tiles it rarely does).
-      if (!__all_sync(0xffffffffu, unchanged)) {
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-          for (int dt = 0; dt < DT; ++dt)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) acc_o[mt][dt][e] *= corr[mt][e >> 1];
-      }
 
       cp_async_wait<0>();
       __syncthreads();  // V[n] landed; every warp finished reading K[n]

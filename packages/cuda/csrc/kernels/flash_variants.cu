@@ -7,7 +7,7 @@ namespace flash {
 cudaError_t run_fwd_variant(const FlashFwdParams& p, int bucket, int variant, cudaStream_t s) {
   if (p.dtype != FLASH_F16) return cudaErrorNotSupported;
   using T = __half;
-  if (bucket == 64 && variant == 1) return run_fwd_cfg<T, 64, 128, 64, 4>(p, s);
+  if (bucket == 64 && variant == 1) return run_fwd_cfg<T, 64, 128, 128, 4>(p, s);
   if (bucket == 64 && variant == 2) return run_fwd_cfg<T, 64, 128, 128, 8>(p, s);
   if (bucket == 128 && variant == 1) return run_fwd_cfg<T, 128, 128, 32, 4>(p, s);
   if (bucket == 128 && variant == 2) return run_fwd_cfg<T, 128, 128, 64, 8>(p, s);

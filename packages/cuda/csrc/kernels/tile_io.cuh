@@ -19,15 +19,32 @@ __device__ __forceinline__ void load_tile(T* s, const T* g, int64_t gstride, int
                                           int tid, const T* fallback) {
   constexpr int CH = D / 8;
   constexpr int TOTAL = ROWS * CH;
-  constexpr int ITERS = (TOTAL + THREADS - 1) / THREADS;
+  if constexpr (THREADS % CH == 0 && TOTAL % THREADS == 0) {
+    // Each thread owns one chunk column and rows r0, r0 + RSTEP, ...: one 64-bit pointer add per chunk and
+    // immediate shared-memory offsets (the generic form below recomputes row/column per chunk).
+    constexpr int RSTEP = THREADS / CH, ITERS = TOTAL / THREADS;
+    const int r0 = tid / CH, c = tid % CH;
+    const bool cok = c < chunks_valid;
+    const T* src = g + r0 * gstride + c * 8;
+    const int64_t step = RSTEP * gstride;
+    const uint32_t dst = smem_u32(s + r0 * SmemRow<D>::kStride + c * 8);
 #pragma unroll
-  for (int it = 0; it < ITERS; ++it) {
-    const int idx = it * THREADS + tid;
-    if (TOTAL % THREADS == 0 || idx < TOTAL) {
-      const int r = idx / CH, c = idx % CH;
-      const bool ok = r < rows_valid && c < chunks_valid;
-      const T* src = ok ? g + r * gstride + c * 8 : fallback;
-      cp_async16(smem_u32(s + r * SmemRow<D>::kStride + c * 8), src, ok ? 16 : 0);
+    for (int it = 0; it < ITERS; ++it) {
+      const bool ok = cok && r0 + it * RSTEP < rows_valid;
+      cp_async16(dst + it * RSTEP * SmemRow<D>::kStride * (int)sizeof(T), ok ? src : fallback, ok ? 16 : 0);
+      src += step;
+    }
+  } else {
+    constexpr int ITERS = (TOTAL + THREADS - 1) / THREADS;
+#pragma unroll
+    for (int it = 0; it < ITERS; ++it) {
+      const int idx = it * THREADS + tid;
+      if (TOTAL % THREADS == 0 || idx < TOTAL) {
+        const int r = idx / CH, c = idx % CH;
+        const bool ok = r < rows_valid && c < chunks_valid;
+        const T* src = ok ? g + r * gstride + c * 8 : fallback;
+        cp_async16(smem_u32(s + r * SmemRow<D>::kStride + c * 8), src, ok ? 16 : 0);
+      }
     }
   }
 }

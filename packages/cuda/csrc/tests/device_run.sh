@@ -8,13 +8,14 @@ T=packages/cuda/csrc/tests
 { nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv; date -u; } > "$OUT/device.txt" 2>&1
 for step in "$@"; do
   case $step in
-    test) timeout 90 "$B/kernel_test" quick > "$OUT/test.txt" 2>&1; echo "test rc=$?" >> "$OUT/summary.txt"; tail -3 "$OUT/test.txt" ;;
+    test) timeout 60 "$B/kernel_test" quick > "$OUT/test.txt" 2>&1; echo "test rc=$?" >> "$OUT/summary.txt"; tail -3 "$OUT/test.txt" ;;
     full) timeout 400 "$B/kernel_test" full > "$OUT/test_full.txt" 2>&1; echo "full rc=$?" >> "$OUT/summary.txt"; tail -3 "$OUT/test_full.txt" ;;
     sanitize)
       timeout 50 compute-sanitizer --tool memcheck --error-exitcode 9 "$B/kernel_test" small > "$OUT/memcheck.txt" 2>&1; echo "memcheck rc=$?" >> "$OUT/summary.txt"
       timeout 50 compute-sanitizer --tool racecheck --error-exitcode 9 "$B/kernel_test" small > "$OUT/racecheck.txt" 2>&1; echo "racecheck rc=$?" >> "$OUT/summary.txt"
       tail -2 "$OUT/memcheck.txt" "$OUT/racecheck.txt" ;;
     bench) timeout 170 python3 $T/bench_vs_torch.py "$B/libflash_kernels.so" --variants 0,1,2 --out "$OUT/bench.json" > "$OUT/bench.txt" 2>&1; echo "bench rc=$?" >> "$OUT/summary.txt" ;;
+    benchs) timeout 90 python3 $T/bench_vs_torch.py "$B/libflash_kernels.so" --seqlens 1024,4096,16384 --out "$OUT/bench.json" > "$OUT/bench.txt" 2>&1; echo "bench rc=$?" >> "$OUT/summary.txt" ;;
     benchq) timeout 300 python3 $T/bench_vs_torch.py "$B/libflash_kernels.so" --dtypes fp16 --out "$OUT/bench.json" > "$OUT/bench.txt" 2>&1; echo "bench rc=$?" >> "$OUT/summary.txt" ;;
     sass) cuobjdump --dump-sass "$B"/flash_hdim128.o 2>&1 | xz > "$OUT/hdim128.sass.xz"
           ls -la "$OUT" ;;
