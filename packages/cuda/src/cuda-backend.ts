@@ -183,7 +183,7 @@ export function createCudaBackend(): CudaBackend {
         maxHeadDim: CUDA_MAX_HEAD_DIM,
         notes: [
           'kernels: machine code for sm_80 and sm_90a, PTX for newer GPUs',
-          'f32 inputs run through the half-precision kernels (see packages/cuda/README.md)',
+          'f32 inputs run through separate SIMT kernels computing in float64 (exact to the f32 criterion, not fast; see csrc/kernels/README.md)',
           'head dims must be multiples of 8',
         ],
       };

@@ -2,7 +2,7 @@ import {
   DTYPES, MAX_HEAD_DIM, UnsupportedProblemError, ValidationError, f16BitsToF32, bf16BitsToF32, forwardFlops, fromFloat,
   lseIndex, lseLayout, tensorSizes, validateBackwardInputs, validateInputs,
   type AttentionInputs, type Availability, type Backend, type BackwardInputs, type BackwardResult, type Capabilities,
-  type DType, type ForwardResult, type HostArray, type Problem,
+  type DType, type DeviceTensorOps, type ForwardResult, type HostArray, type Problem,
 } from '@flashattn/core';
 import { hostDeviceOps } from './device.js';
 import { makeKernels, type BackwardJob, type ForwardJob } from './kernels.js';
@@ -28,6 +28,10 @@ export interface ReferenceStats {
 /** The registered `reference` backend, with a window on how it scheduled its work. */
 export interface ReferenceBackend extends Backend {
   stats(): ReferenceStats;
+  /** Host memory behind the device-tensor interface. */
+  readonly device: DeviceTensorOps;
+  /** Terminate the worker pool now (idle workers never keep a process alive anyway). */
+  dispose(): Promise<void>;
 }
 
 /**
@@ -266,7 +270,7 @@ export function createReferenceBackend(opts: ReferenceBackendOptions = {}): Refe
     check,
     forward,
     backward,
-    device: undefined,
+    device: undefined as unknown as DeviceTensorOps, // set below: the ops call back into this backend
     async dispose(): Promise<void> {
       if (pool) {
         pool.terminate();
@@ -280,6 +284,6 @@ export function createReferenceBackend(opts: ReferenceBackendOptions = {}): Refe
       ...(workerFailure !== undefined ? { workerFailure } : {}),
     }),
   };
-  (backend as { device: Backend['device'] }).device = hostDeviceOps(backend);
+  (backend as { device: DeviceTensorOps }).device = hostDeviceOps(backend);
   return backend;
 }

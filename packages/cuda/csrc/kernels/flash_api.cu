@@ -26,6 +26,7 @@ const char* check(const FlashFwdParams& p) {
   if (p.d_v > 256) return "headDimV > 256 not supported by cuda";
   if (p.h_q <= 0 || p.h_kv <= 0 || p.h_q % p.h_kv != 0) return "nheadsQ must be a positive multiple of nheadsKV";
   if (p.batch < 0 || p.max_seqlen_q < 0 || p.max_seqlen_k < 0) return "negative batch or sequence length";
+  if (p.window_left < -1 || p.window_right < -1) return "window bounds must be >= -1 (-1 = unbounded)";
   if (p.h_q > 65535 || p.batch > 65535) return "nheads or batch > 65535 not supported by cuda (grid limit)";
   // 16-byte cp.async / float4 loads: base pointers must be 16-byte aligned (cudaMalloc gives 256).
   for (const void* ptr : {p.q, p.k, p.v, static_cast<const void*>(p.out)})
@@ -84,6 +85,16 @@ cudaError_t dispatch_bwd(const FlashBwdParams& p, const float* dsum, float* dqa,
   }
 }
 
+// A window bound at least sq + sk wide constrains nothing; make it -1 so the kernels' int index arithmetic
+// (i + sk - sq +- bound) cannot overflow for huge bounds.
+FlashFwdParams normalized(const FlashFwdParams& p) {
+  FlashFwdParams q = p;
+  const int64_t span = (int64_t)p.max_seqlen_q + p.max_seqlen_k;
+  if (q.window_left >= span) q.window_left = -1;
+  if (q.window_right >= span) q.window_right = -1;
+  return q;
+}
+
 int64_t dsum_bytes(const FlashFwdParams& p) {
   return ((int64_t)p.batch * p.max_seqlen_q * p.h_q * (int64_t)sizeof(float) + 255) / 256 * 256;
 }
@@ -93,7 +104,9 @@ int64_t dsum_bytes(const FlashFwdParams& p) {
 
 using namespace flash;
 
-extern "C" cudaError_t flash_fwd(const FlashFwdParams* p, cudaStream_t stream, const char** unsupported) {
+extern "C" cudaError_t flash_fwd(const FlashFwdParams* params, cudaStream_t stream, const char** unsupported) {
+  const FlashFwdParams norm = normalized(*params);
+  const FlashFwdParams* p = &norm;
   if (const char* why = check(*p)) {
     if (unsupported) *unsupported = why;
     return cudaErrorNotSupported;
@@ -126,7 +139,10 @@ static int64_t workspace_bytes(const FlashBwdParams& p) {
 
 extern "C" int64_t flash_bwd_workspace_bytes(const FlashBwdParams* p) { return workspace_bytes(*p); }
 
-extern "C" cudaError_t flash_bwd(const FlashBwdParams* p, cudaStream_t stream, const char** unsupported) {
+extern "C" cudaError_t flash_bwd(const FlashBwdParams* params, cudaStream_t stream, const char** unsupported) {
+  FlashBwdParams norm = *params;
+  norm.fwd = normalized(params->fwd);
+  const FlashBwdParams* p = &norm;
   const char* why = check(p->fwd);
   if (!why && p->fwd.lse == nullptr) why = "backward needs the forward LSE";
   for (const void* ptr : {p->dout, static_cast<const void*>(p->dq), static_cast<const void*>(p->dk),
