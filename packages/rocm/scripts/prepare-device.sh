@@ -14,7 +14,7 @@ npx tsup >/dev/null
 (cd "$ROOT/apps/cli" && npx tsup --out-dir "$ROOT/packages/rocm/build/device/cli" >/dev/null)
 E="$ROOT/node_modules/.bin/esbuild"
 $E scripts/device-selftest.ts --bundle --platform=node --format=esm --log-level=warning --outfile=build/device/selftest.mjs
-$E scripts/make-device-cases.ts --bundle --platform=node --format=esm --log-level=warning --outfile=build/make-device-cases.mjs
+$E ../../scripts/device/make-cases.ts --bundle --platform=node --format=esm --log-level=warning --outfile=build/make-device-cases.mjs
 rm -rf build/device/cases
 node build/make-device-cases.mjs build/device/cases "${WORKERS:-13}" "${CHUNK:-3}" "${SEED:-20261121}"
 cp scripts/summarize-reports.mjs build/device/summarize.mjs

@@ -12,9 +12,9 @@
 
 namespace flash {
 
-template <typename T, int D, int BN, int NW>
+template <typename T, int D, int BN, int NW, int MT = 1>
 struct DqTraits {
-  static constexpr int BM = 16 * NW;
+  static constexpr int BM = 16 * NW * MT;  // each warp owns MT m16 tiles of query rows
   static constexpr int kThreads = NW * 32;
   static constexpr int kSmem = (2 * BM + 4 * BN) * SmemRow<D>::kStride * (int)sizeof(T);
 };
@@ -25,9 +25,11 @@ __device__ __forceinline__ float lse_log2(const FlashFwdParams& p, const BlockIn
   return l == -INFINITY ? INFINITY : l * kLog2e;  // +inf makes P = 0 for rows that saw no key
 }
 
-template <typename T, int D, int BN, int NW>
+// MT = m16 tiles per warp: every K/V fragment read from shared memory feeds MT MMAs (MT = 2 halves the
+// ldmatrix traffic per MMA of the K/V operands, the bound of the MT = 1 kernel).
+template <typename T, int D, int BN, int NW, int MT = 1>
 __global__ void __launch_bounds__(NW * 32) flash_bwd_dq_kernel(const FlashBwdParams bp, const float* __restrict__ dsum) {
-  using Tr = DqTraits<T, D, BN, NW>;
+  using Tr = DqTraits<T, D, BN, NW, MT>;
   constexpr int BM = Tr::BM, THREADS = Tr::kThreads, NT = BN / 8, DT = D / 8, SR = SmemRow<D>::kStride;
   const FlashFwdParams& p = bp.fwd;
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -61,21 +63,25 @@ __global__ void __launch_bounds__(NW * 32) flash_bwd_dq_kernel(const FlashBwdPar
   const T* gV = V + (int64_t)bi.k_start * vs + (int64_t)hk * p.d_v;
   const int qch = p.d_qk >> 3, vch = p.d_v >> 3;
   const ScoreXform sx(p.scale, p.softcap);
-  const int wrow = warp * 16;
+  const int wrow = warp * 16 * MT;
 
-  float rl[2], rd[2];
+  float rl[MT][2], rd[MT][2];
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int i = m0 + wrow + (lane >> 2) + 8 * r;
-    rl[r] = i < bi.sq ? lse_log2(p, bi, b, h, i) : INFINITY;
-    rd[r] = i < bi.sq ? dsum[(int64_t)(bi.q_start + i) * p.h_q + h] : 0.f;
-  }
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int i = m0 + wrow + mt * 16 + (lane >> 2) + 8 * r;
+      rl[mt][r] = i < bi.sq ? lse_log2(p, bi, b, h, i) : INFINITY;
+      rd[mt][r] = i < bi.sq ? dsum[(int64_t)(bi.q_start + i) * p.h_q + h] : 0.f;
+    }
 
-  float acc[DT][4];
+  float acc[MT][DT][4];
 #pragma unroll
-  for (int dt = 0; dt < DT; ++dt)
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) acc[dt][e] = 0.f;
+    for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[mt][dt][e] = 0.f;
 
   if (nmax > nmin) {
     load_tile<T, BM, D, THREADS>(sQ, gQ, qs, bi.sq - m0, qch, tid, Q);
@@ -99,77 +105,96 @@ __global__ void __launch_bounds__(NW * 32) flash_bwd_dq_kernel(const FlashBwdPar
       __syncthreads();
       const uint32_t sKa = smem_u32(sK0 + st * BN * SR), sVa = smem_u32(sV0 + st * BN * SR);
 
-      float s[NT][4], dp[NT][4];
+      float s[MT][NT][4], dp[MT][NT][4];
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
+      for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.f;
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) s[mt][nt][e] = dp[mt][nt][e] = 0.f;
 #pragma unroll
       for (int kst = 0; kst < D / 16; ++kst) {
         {  // all k-steps: columns past the head dim are zero-filled
-          uint32_t a[4];
-          ldmatrix_x4(a, sQa + 2 * a_frag_off<D>(wrow, kst * 16, lane));
+          uint32_t a[MT][4];
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) ldmatrix_x4(a[mt], sQa + 2 * a_frag_off<D>(wrow + mt * 16, kst * 16, lane));
 #pragma unroll
           for (int np = 0; np < NT / 2; ++np) {
             uint32_t bb[4];
             ldmatrix_x4(bb, sKa + 2 * b_frag_off<D>(np * 16, kst * 16, lane));
-            mma16816<T>(s[2 * np], a, bb[0], bb[1]);
-            mma16816<T>(s[2 * np + 1], a, bb[2], bb[3]);
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+              mma16816<T>(s[mt][2 * np], a[mt], bb[0], bb[1]);
+              mma16816<T>(s[mt][2 * np + 1], a[mt], bb[2], bb[3]);
+            }
           }
         }
         {  // all k-steps: columns past the head dim are zero-filled
-          uint32_t a[4];
-          ldmatrix_x4(a, sdOa + 2 * a_frag_off<D>(wrow, kst * 16, lane));
+          uint32_t a[MT][4];
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) ldmatrix_x4(a[mt], sdOa + 2 * a_frag_off<D>(wrow + mt * 16, kst * 16, lane));
 #pragma unroll
           for (int np = 0; np < NT / 2; ++np) {
             uint32_t bb[4];
             ldmatrix_x4(bb, sVa + 2 * b_frag_off<D>(np * 16, kst * 16, lane));
-            mma16816<T>(dp[2 * np], a, bb[0], bb[1]);
-            mma16816<T>(dp[2 * np + 1], a, bb[2], bb[3]);
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+              mma16816<T>(dp[mt][2 * np], a[mt], bb[0], bb[1]);
+              mma16816<T>(dp[mt][2 * np + 1], a[mt], bb[2], bb[3]);
+            }
           }
         }
       }
 
       const int j0 = n * BN;
       const bool need_mask = !mask.tile_full(m0, mlast, j0, j0 + BN - 1);
-      int lo[2], hi[2];
+      uint32_t pa[MT][BN / 16][4];  // dS as f16/bf16 A fragments (the C->A fragment identity)
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        lo[r] = INT_MIN; hi[r] = INT_MAX;
-        if (need_mask) {
-          mask.row_bounds(m0 + wrow + (lane >> 2) + r * 8, lo[r], hi[r]);
-          lo[r] = lo[r] == INT_MIN ? INT_MIN : lo[r] - j0 - (lane & 3) * 2;
-          hi[r] -= j0 + (lane & 3) * 2;
+      for (int mt = 0; mt < MT; ++mt) {
+        int lo[2], hi[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          lo[r] = INT_MIN; hi[r] = INT_MAX;
+          if (need_mask) {
+            mask.row_bounds(m0 + wrow + mt * 16 + (lane >> 2) + r * 8, lo[r], hi[r]);
+            lo[r] = lo[r] == INT_MIN ? INT_MIN : lo[r] - j0 - (lane & 3) * 2;
+            hi[r] -= j0 + (lane & 3) * 2;
+          }
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            float t = s[mt][nt][e], th = 0.f;
+            if (sx.transform) t = sx.apply(t, th);
+            const int jj = nt * 8 + (e & 1);
+            const bool vis = jj >= lo[e >> 1] && jj <= hi[e >> 1];
+            const float pr = vis ? fast_exp2(fmaf(t, sx.mult, -rl[mt][e >> 1])) : 0.f;
+            float ds = pr * (dp[mt][nt][e] - rd[mt][e >> 1]);
+            if (sx.cap > 0.f) ds *= 1.f - th * th;
+            s[mt][nt][e] = ds;
+          }
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; ++kk) {
+          pa[mt][kk][0] = pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+          pa[mt][kk][1] = pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+          pa[mt][kk][2] = pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+          pa[mt][kk][3] = pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
         }
       }
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          float t = s[nt][e], th = 0.f;
-          if (sx.transform) t = sx.apply(t, th);
-          const int jj = nt * 8 + (e & 1);
-          const bool vis = jj >= lo[e >> 1] && jj <= hi[e >> 1];
-          const float pr = vis ? fast_exp2(fmaf(t, sx.mult, -rl[e >> 1])) : 0.f;
-          float ds = pr * (dp[nt][e] - rd[e >> 1]);
-          if (sx.cap > 0.f) ds *= 1.f - th * th;
-          s[nt][e] = ds;
-        }
 
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk) {
-        uint32_t a[4];
-        a[0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
-        a[1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
-        a[2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-        a[3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 #pragma unroll
         for (int dq = 0; dq < D / 16; ++dq) {
           {  // all k-steps: columns past the head dim are zero-filled
             uint32_t bb[4];
             ldmatrix_x4_trans(bb, sKa + 2 * bt_frag_off<D>(kk * 16, dq * 16, lane));
-            mma16816<T>(acc[2 * dq], a, bb[0], bb[1]);
-            mma16816<T>(acc[2 * dq + 1], a, bb[2], bb[3]);
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+              mma16816<T>(acc[mt][2 * dq], pa[mt][kk], bb[0], bb[1]);
+              mma16816<T>(acc[mt][2 * dq + 1], pa[mt][kk], bb[2], bb[3]);
+            }
           }
         }
       }
@@ -179,23 +204,26 @@ __global__ void __launch_bounds__(NW * 32) flash_bwd_dq_kernel(const FlashBwdPar
 
   T* dQ = static_cast<T*>(bp.dq);
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int i = m0 + wrow + (lane >> 2) + r * 8;
-    if (i < bi.sq) {
-      T* row = dQ + (int64_t)(bi.q_start + i) * qs + (int64_t)h * p.d_qk;
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-      for (int dt = 0; dt < DT; ++dt) {
-        const int c = dt * 8 + (lane & 3) * 2;
-        if (c < p.d_qk)
-          *reinterpret_cast<uint32_t*>(row + c) = pack2<T>(acc[dt][2 * r] * p.scale, acc[dt][2 * r + 1] * p.scale);
+    for (int r = 0; r < 2; ++r) {
+      const int i = m0 + wrow + mt * 16 + (lane >> 2) + r * 8;
+      if (i < bi.sq) {
+        T* row = dQ + (int64_t)(bi.q_start + i) * qs + (int64_t)h * p.d_qk;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt) {
+          const int c = dt * 8 + (lane & 3) * 2;
+          if (c < p.d_qk)
+            *reinterpret_cast<uint32_t*>(row + c) =
+                pack2<T>(acc[mt][dt][2 * r] * p.scale, acc[mt][dt][2 * r + 1] * p.scale);
+        }
       }
     }
-  }
 }
 
-template <typename T, int D, int BMQ, int NW>
+template <typename T, int D, int BMQ, int NW, int MT = 1>
 struct DkdvTraits {
-  static constexpr int BN = 16 * NW;
+  static constexpr int BN = 16 * NW * MT;  // each warp owns MT m16 tiles of key rows
   static constexpr int kThreads = NW * 32;
   static constexpr int kSdsStride = BMQ + 8;  // dS^T staging [BN][BMQ + 8] (atomic-dQ variant)
   static constexpr int kSmemBase =
@@ -205,10 +233,11 @@ struct DkdvTraits {
 
 // DQ_ATOMIC (non-deterministic mode, D <= 128): the block also forms dQ_partial = dS K for each Q tile (dS^T staged
 // in shared memory, 2-D warp tiling) and adds it to an f32 accumulator with RED.ADD; the dq kernel is skipped.
-template <typename T, int D, int BMQ, int NW, bool DO_DK, bool DO_DV, bool DQ_ATOMIC>
+// MT = m16 tiles of key rows per warp (every Q / dO fragment read from shared memory feeds MT MMAs).
+template <typename T, int D, int BMQ, int NW, bool DO_DK, bool DO_DV, bool DQ_ATOMIC, int MT = 1>
 __global__ void __launch_bounds__(NW * 32)
     flash_bwd_dkdv_kernel(const FlashBwdParams bp, const float* __restrict__ dsum, float* __restrict__ dq_accum) {
-  using Tr = DkdvTraits<T, D, BMQ, NW>;
+  using Tr = DkdvTraits<T, D, BMQ, NW, MT>;
   constexpr int BN = Tr::BN, THREADS = Tr::kThreads, NT = BMQ / 8, DT = D / 8, SR = SmemRow<D>::kStride;
   const FlashFwdParams& p = bp.fwd;
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -219,7 +248,7 @@ __global__ void __launch_bounds__(NW * 32)
   float* sL0 = reinterpret_cast<float*>(sdO0 + 2 * BMQ * SR);  // [2][BMQ]
   float* sD0 = sL0 + 2 * BMQ;                                  // [2][BMQ]
   T* sdS = reinterpret_cast<T*>(sD0 + 2 * BMQ);                // [BN][BMQ + 8] (DQ_ATOMIC)
-  static_assert(!DQ_ATOMIC || (DO_DK && NW == 8 && BMQ == 64 && (D / 2) % 16 == 0), "atomic dQ tiling");
+  static_assert(!DQ_ATOMIC || (DO_DK && MT == 1 && NW == 8 && BMQ == 64 && (D / 2) % 16 == 0), "atomic dQ tiling");
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int hk = blockIdx.y, b = blockIdx.z;
@@ -243,17 +272,21 @@ __global__ void __launch_bounds__(NW * 32)
                 os = (int64_t)p.h_q * p.d_v;
   const int qch = p.d_qk >> 3, vch = p.d_v >> 3;
   const ScoreXform sx(p.scale, p.softcap);
-  const int wrow = warp * 16;
+  const int wrow = warp * 16 * MT;
+  constexpr int KT = DO_DK ? DT : 1, VT = DO_DV ? DT : 1;
 
-  float acc_k[DO_DK ? DT : 1][4], acc_v[DO_DV ? DT : 1][4];
+  float acc_k[MT][KT][4], acc_v[MT][VT][4];
 #pragma unroll
-  for (int dt = 0; dt < (DO_DK ? DT : 1); ++dt)
+  for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) acc_k[dt][e] = 0.f;
+    for (int dt = 0; dt < KT; ++dt)
 #pragma unroll
-  for (int dt = 0; dt < (DO_DV ? DT : 1); ++dt)
+      for (int e = 0; e < 4; ++e) acc_k[mt][dt][e] = 0.f;
 #pragma unroll
-    for (int e = 0; e < 4; ++e) acc_v[dt][e] = 0.f;
+    for (int dt = 0; dt < VT; ++dt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc_v[mt][dt][e] = 0.f;
+  }
 
   auto issue = [&](int it, int st) {
     const int g = it / nm, m = mmin + it % nm;
@@ -292,107 +325,136 @@ __global__ void __launch_bounds__(NW * 32)
       const float* sL = sL0 + st * BMQ;
       const float* sD = sD0 + st * BMQ;
 
-      float s[NT][4], dp[DO_DK ? NT : 1][4];
+      constexpr int PT = DO_DK ? NT : 1;
+      float s[MT][NT][4], dp[MT][PT][4];
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
+      for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) s[nt][e] = 0.f;
+        for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-      for (int nt = 0; nt < (DO_DK ? NT : 1); ++nt)
+          for (int e = 0; e < 4; ++e) s[mt][nt][e] = 0.f;
 #pragma unroll
-        for (int e = 0; e < 4; ++e) dp[nt][e] = 0.f;
+        for (int nt = 0; nt < PT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) dp[mt][nt][e] = 0.f;
+      }
 
 #pragma unroll
       for (int kst = 0; kst < D / 16; ++kst) {
         {  // all k-steps: columns past the head dim are zero-filled
-          uint32_t a[4];
-          ldmatrix_x4(a, sKa + 2 * a_frag_off<D>(wrow, kst * 16, lane));
+          uint32_t a[MT][4];
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) ldmatrix_x4(a[mt], sKa + 2 * a_frag_off<D>(wrow + mt * 16, kst * 16, lane));
 #pragma unroll
           for (int np = 0; np < NT / 2; ++np) {
             uint32_t bb[4];
             ldmatrix_x4(bb, sQa + 2 * b_frag_off<D>(np * 16, kst * 16, lane));
-            mma16816<T>(s[2 * np], a, bb[0], bb[1]);
-            mma16816<T>(s[2 * np + 1], a, bb[2], bb[3]);
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+              mma16816<T>(s[mt][2 * np], a[mt], bb[0], bb[1]);
+              mma16816<T>(s[mt][2 * np + 1], a[mt], bb[2], bb[3]);
+            }
           }
         }
         if (DO_DK) {
-          uint32_t a[4];
-          ldmatrix_x4(a, sVa + 2 * a_frag_off<D>(wrow, kst * 16, lane));
+          uint32_t a[MT][4];
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) ldmatrix_x4(a[mt], sVa + 2 * a_frag_off<D>(wrow + mt * 16, kst * 16, lane));
 #pragma unroll
           for (int np = 0; np < NT / 2; ++np) {
             uint32_t bb[4];
             ldmatrix_x4(bb, sdOa + 2 * b_frag_off<D>(np * 16, kst * 16, lane));
-            mma16816<T>(dp[DO_DK ? 2 * np : 0], a, bb[0], bb[1]);
-            mma16816<T>(dp[DO_DK ? 2 * np + 1 : 0], a, bb[2], bb[3]);
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+              mma16816<T>(dp[mt][DO_DK ? 2 * np : 0], a[mt], bb[0], bb[1]);
+              mma16816<T>(dp[mt][DO_DK ? 2 * np + 1 : 0], a[mt], bb[2], bb[3]);
+            }
           }
         }
       }
 
       const bool need_mask = !mask.tile_full(i0, min(i0 + BMQ, bi.sq) - 1, j0, j0 + BN - 1);
-      int lo[2], hi[2];  // visible query columns (tile-local, relative to this lane's first column) per key row
+      // P^T and dS^T as f16/bf16 A fragments (the C->A fragment identity of m16n8k16).
+      uint32_t pP[MT][DO_DV ? BMQ / 16 : 1][4], pS[MT][DO_DK ? BMQ / 16 : 1][4];
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        lo[r] = INT_MIN; hi[r] = INT_MAX;
-        if (need_mask) {
-          mask.col_bounds(j0 + wrow + (lane >> 2) + r * 8, lo[r], hi[r]);
-          const int base = i0 + (lane & 3) * 2;
-          lo[r] = lo[r] == INT_MIN ? INT_MIN : lo[r] - base;
-          hi[r] = hi[r] == INT_MAX ? INT_MAX : hi[r] == INT_MIN ? INT_MIN : hi[r] - base;
-        }
-      }
+      for (int mt = 0; mt < MT; ++mt) {
+        int lo[2], hi[2];  // visible query columns (tile-local, relative to this lane's first column) per key row
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int il = nt * 8 + (lane & 3) * 2 + (e & 1);
-          float t = s[nt][e], th = 0.f;
-          if (sx.transform) t = sx.apply(t, th);
-          const int ii = nt * 8 + (e & 1);
-          const bool vis = ii >= lo[e >> 1] && ii <= hi[e >> 1];
-          const float pr = vis ? fast_exp2(fmaf(t, sx.mult, -sL[il])) : 0.f;
-          s[nt][e] = pr;
-          if (DO_DK) {
-            float ds = pr * (dp[DO_DK ? nt : 0][e] - sD[il]);
-            if (sx.cap > 0.f) ds *= 1.f - th * th;
-            dp[DO_DK ? nt : 0][e] = ds;
+        for (int r = 0; r < 2; ++r) {
+          lo[r] = INT_MIN; hi[r] = INT_MAX;
+          if (need_mask) {
+            mask.col_bounds(j0 + wrow + mt * 16 + (lane >> 2) + r * 8, lo[r], hi[r]);
+            const int base = i0 + (lane & 3) * 2;
+            lo[r] = lo[r] == INT_MIN ? INT_MIN : lo[r] - base;
+            hi[r] = hi[r] == INT_MAX ? INT_MAX : hi[r] == INT_MIN ? INT_MIN : hi[r] - base;
           }
         }
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int il = nt * 8 + (lane & 3) * 2 + (e & 1);
+            float t = s[mt][nt][e], th = 0.f;
+            if (sx.transform) t = sx.apply(t, th);
+            const int ii = nt * 8 + (e & 1);
+            const bool vis = ii >= lo[e >> 1] && ii <= hi[e >> 1];
+            const float pr = vis ? fast_exp2(fmaf(t, sx.mult, -sL[il])) : 0.f;
+            s[mt][nt][e] = pr;
+            if (DO_DK) {
+              float ds = pr * (dp[mt][DO_DK ? nt : 0][e] - sD[il]);
+              if (sx.cap > 0.f) ds *= 1.f - th * th;
+              dp[mt][DO_DK ? nt : 0][e] = ds;
+            }
+          }
+#pragma unroll
+        for (int kk = 0; kk < BMQ / 16; ++kk) {
+          if (DO_DV) {
+            pP[mt][DO_DV ? kk : 0][0] = pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+            pP[mt][DO_DV ? kk : 0][1] = pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+            pP[mt][DO_DV ? kk : 0][2] = pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+            pP[mt][DO_DV ? kk : 0][3] = pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+          }
+          if (DO_DK) {
+            pS[mt][DO_DK ? kk : 0][0] = pack2<T>(dp[mt][DO_DK ? 2 * kk : 0][0], dp[mt][DO_DK ? 2 * kk : 0][1]);
+            pS[mt][DO_DK ? kk : 0][1] = pack2<T>(dp[mt][DO_DK ? 2 * kk : 0][2], dp[mt][DO_DK ? 2 * kk : 0][3]);
+            pS[mt][DO_DK ? kk : 0][2] = pack2<T>(dp[mt][DO_DK ? 2 * kk + 1 : 0][0], dp[mt][DO_DK ? 2 * kk + 1 : 0][1]);
+            pS[mt][DO_DK ? kk : 0][3] = pack2<T>(dp[mt][DO_DK ? 2 * kk + 1 : 0][2], dp[mt][DO_DK ? 2 * kk + 1 : 0][3]);
+          }
+        }
+      }
 
 #pragma unroll
       for (int kk = 0; kk < BMQ / 16; ++kk) {
         if (DO_DV) {
-          uint32_t a[4];
-          a[0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
-          a[1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
-          a[2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-          a[3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 #pragma unroll
           for (int dd = 0; dd < D / 16; ++dd) {
             {  // all k-steps: columns past the head dim are zero-filled
               uint32_t bb[4];
               ldmatrix_x4_trans(bb, sdOa + 2 * bt_frag_off<D>(kk * 16, dd * 16, lane));
-              mma16816<T>(acc_v[DO_DV ? 2 * dd : 0], a, bb[0], bb[1]);
-              mma16816<T>(acc_v[DO_DV ? 2 * dd + 1 : 0], a, bb[2], bb[3]);
+#pragma unroll
+              for (int mt = 0; mt < MT; ++mt) {
+                mma16816<T>(acc_v[mt][DO_DV ? 2 * dd : 0], pP[mt][DO_DV ? kk : 0], bb[0], bb[1]);
+                mma16816<T>(acc_v[mt][DO_DV ? 2 * dd + 1 : 0], pP[mt][DO_DV ? kk : 0], bb[2], bb[3]);
+              }
             }
           }
         }
         if (DO_DK) {
-          uint32_t a[4];
-          a[0] = pack2<T>(dp[DO_DK ? 2 * kk : 0][0], dp[DO_DK ? 2 * kk : 0][1]);
-          a[1] = pack2<T>(dp[DO_DK ? 2 * kk : 0][2], dp[DO_DK ? 2 * kk : 0][3]);
-          a[2] = pack2<T>(dp[DO_DK ? 2 * kk + 1 : 0][0], dp[DO_DK ? 2 * kk + 1 : 0][1]);
-          a[3] = pack2<T>(dp[DO_DK ? 2 * kk + 1 : 0][2], dp[DO_DK ? 2 * kk + 1 : 0][3]);
 #pragma unroll
           for (int dd = 0; dd < D / 16; ++dd) {
             {  // all k-steps: columns past the head dim are zero-filled
               uint32_t bb[4];
               ldmatrix_x4_trans(bb, sQa + 2 * bt_frag_off<D>(kk * 16, dd * 16, lane));
-              mma16816<T>(acc_k[DO_DK ? 2 * dd : 0], a, bb[0], bb[1]);
-              mma16816<T>(acc_k[DO_DK ? 2 * dd + 1 : 0], a, bb[2], bb[3]);
+#pragma unroll
+              for (int mt = 0; mt < MT; ++mt) {
+                mma16816<T>(acc_k[mt][DO_DK ? 2 * dd : 0], pS[mt][DO_DK ? kk : 0], bb[0], bb[1]);
+                mma16816<T>(acc_k[mt][DO_DK ? 2 * dd + 1 : 0], pS[mt][DO_DK ? kk : 0], bb[2], bb[3]);
+              }
             }
           }
-          if (DQ_ATOMIC) {  // stage dS^T (this warp's 16 key rows) for the dQ GEMM
+          if (DQ_ATOMIC) {  // stage dS^T (this warp's 16 key rows) for the dQ GEMM (MT == 1)
             constexpr int SS = Tr::kSdsStride;
+            const uint32_t* a = pS[0][DO_DK ? kk : 0];
             T* base = sdS + (wrow + (lane >> 2)) * SS + kk * 16 + (lane & 3) * 2;
             *reinterpret_cast<uint32_t*>(base) = a[0];
             *reinterpret_cast<uint32_t*>(base + 8 * SS) = a[1];
@@ -449,22 +511,24 @@ __global__ void __launch_bounds__(NW * 32)
   T* dK = static_cast<T*>(bp.dk);
   T* dV = static_cast<T*>(bp.dv);
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int j = j0 + wrow + (lane >> 2) + r * 8;
-    if (j < bi.sk) {
-      const int64_t row = bi.k_start + j;
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-      for (int dt = 0; dt < DT; ++dt) {
-        const int c = dt * 8 + (lane & 3) * 2;
-        if (DO_DK && c < p.d_qk)
-          *reinterpret_cast<uint32_t*>(dK + row * ks + (int64_t)hk * p.d_qk + c) =
-              pack2<T>(acc_k[DO_DK ? dt : 0][2 * r] * p.scale, acc_k[DO_DK ? dt : 0][2 * r + 1] * p.scale);
-        if (DO_DV && c < p.d_v)
-          *reinterpret_cast<uint32_t*>(dV + row * vs + (int64_t)hk * p.d_v + c) =
-              pack2<T>(acc_v[DO_DV ? dt : 0][2 * r], acc_v[DO_DV ? dt : 0][2 * r + 1]);
+    for (int r = 0; r < 2; ++r) {
+      const int j = j0 + wrow + mt * 16 + (lane >> 2) + r * 8;
+      if (j < bi.sk) {
+        const int64_t row = bi.k_start + j;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt) {
+          const int c = dt * 8 + (lane & 3) * 2;
+          if (DO_DK && c < p.d_qk)
+            *reinterpret_cast<uint32_t*>(dK + row * ks + (int64_t)hk * p.d_qk + c) =
+                pack2<T>(acc_k[mt][DO_DK ? dt : 0][2 * r] * p.scale, acc_k[mt][DO_DK ? dt : 0][2 * r + 1] * p.scale);
+          if (DO_DV && c < p.d_v)
+            *reinterpret_cast<uint32_t*>(dV + row * vs + (int64_t)hk * p.d_v + c) =
+                pack2<T>(acc_v[mt][DO_DV ? dt : 0][2 * r], acc_v[mt][DO_DV ? dt : 0][2 * r + 1]);
+        }
       }
     }
-  }
 }
 
 }  // namespace flash

@@ -116,6 +116,7 @@ def main():
     ap.add_argument("--dims", default="64,128,256")
     ap.add_argument("--seqlens", default="512,1024,2048,4096,8192,16384")
     ap.add_argument("--out", default="bench.json")
+    ap.add_argument("--rep", type=int, default=40, help="do_bench rep (ms) for the bench table; warmup = rep / 4")
     ap.add_argument("--variants", default="", help="tuning build: FLASH_FWD_VARIANT values to compare (fp16 fwd)")
     a = ap.parse_args()
     dev = torch.device("cuda")
@@ -179,19 +180,20 @@ def main():
                     row = dict(dtype=dn, d=d, causal=causal, seqlen=s)
                     def fb_ours():
                         fl.fwd(); fl.bwd(do)
-                    row["ours_fwd"] = flops / do_bench(fl.fwd, warmup=10, rep=40) / 1e9
-                    row["ours_fb"] = 3.5 * flops / do_bench(fb_ours, warmup=10, rep=40) / 1e9
+                    W, R = max(a.rep // 4, 1), a.rep
+                    row["ours_fwd"] = flops / do_bench(fl.fwd, warmup=W, rep=R) / 1e9
+                    row["ours_fb"] = 3.5 * flops / do_bench(fb_ours, warmup=W, rep=R) / 1e9
                     fl.bp.deterministic = 1
-                    row["ours_fb_det"] = 3.5 * flops / do_bench(fb_ours, warmup=10, rep=40) / 1e9
+                    row["ours_fb_det"] = 3.5 * flops / do_bench(fb_ours, warmup=W, rep=R) / 1e9
                     fl.bp.deterministic = 0
                     qg, kg, vg = (t.clone().requires_grad_() for t in (q, k, v))
                     for name, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
                         try:
-                            row[f"{name}_fwd"] = flops / do_bench(lambda: sdpa(q, k, v, causal, be), warmup=10, rep=40) / 1e9
+                            row[f"{name}_fwd"] = flops / do_bench(lambda: sdpa(q, k, v, causal, be), warmup=W, rep=R) / 1e9
                             def fb():
                                 o = sdpa(qg, kg, vg, causal, be)
                                 o.backward(do)
-                            row[f"{name}_fb"] = 3.5 * flops / do_bench(fb, grad_to_none=[qg, kg, vg], warmup=10, rep=40) / 1e9
+                            row[f"{name}_fb"] = 3.5 * flops / do_bench(fb, grad_to_none=[qg, kg, vg], warmup=W, rep=R) / 1e9
                         except Exception as ex:  # backend not available for this shape
                             row[f"{name}_fwd"] = row[f"{name}_fb"] = float("nan")
                     results["bench"].append(row)

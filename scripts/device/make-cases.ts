@@ -3,10 +3,10 @@
  * for parallel workers on the GPU machine: cases sorted by oracle cost (cheapest first), dealt round-robin to
  * WORKERS workers, each worker's list cut into chunks of CHUNK cases. Seeds are fixed (base + 7919 i, as the CLI's
  * --seed does) so every result can be reproduced here.
- *   usage: node make-device-cases.mjs OUTDIR WORKERS CHUNK SEED
+ *   usage: node make-cases.mjs OUTDIR WORKERS CHUNK SEED
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { fullCases, seeded } from '../../../apps/cli/src/cases.js';
+import { fullCases, seeded } from '../../apps/cli/src/cases.js';
 
 const [outDir = 'cases', w = '14', ch = '3', seed = '20261121'] = process.argv.slice(2);
 const workers = Number(w);
