@@ -24,7 +24,7 @@ done
 wait
 echo "grid done at $((SECONDS - T0))s" >> $W/logs/timeline.txt
 node $D/summarize.mjs $W/reports $D/cases $BACKEND > $OUT/summary.json 2> $W/logs/summarize.err
-if [ "$BACKEND" = cuda ] && [ -f $D/cuda/device-verify.mjs ]; then
+if [ "$BACKEND" = cuda ] && [ -z "${SKIP_VERIFY:-}" ] && [ -f $D/cuda/device-verify.mjs ]; then
   timeout 120 node $D/cuda/device-verify.mjs > $W/logs/device-verify.txt 2>&1
   echo "device-verify rc $? at $((SECONDS - T0))s" >> $W/logs/timeline.txt
 fi

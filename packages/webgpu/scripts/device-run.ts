@@ -62,7 +62,8 @@ class Pool {
 
 async function conformance(b: WebGPUBackend, deadline: number) {
   const dims = (process.env.CONF_DIMS ?? '32,64,96,128,160,192,224,256').split(',').map(Number);
-  const pairs: [number, number][] = [[113, 203], [128, 217], [113, 211], [108, 256], [256, 512], [512, 256], [1024, 1024], [1023, 1024], [1024, 1023], [2048, 2048]].slice(0, Number(process.env.CONF_PAIRS ?? 10)) as [number, number][];
+  const pairsEnv = process.env.CONF_PAIRS_LIST?.split(',').map((x) => x.split('x').map(Number) as [number, number]);
+  const pairs: [number, number][] = pairsEnv ?? [[113, 203], [128, 217], [113, 211], [108, 256], [256, 512], [512, 256], [1024, 1024], [1023, 1024], [1024, 1023], [2048, 2048]].slice(0, Number(process.env.CONF_PAIRS ?? 10)) as [number, number][];
   const specs: CaseSpec[] = [];
   let seed = 1000;
   for (const [sq, sk] of pairs) for (const d of dims) for (const dtype of ['f32', 'f16', 'bf16'] as const) for (const causal of [false, true]) {
@@ -75,10 +76,15 @@ async function conformance(b: WebGPUBackend, deadline: number) {
     { batch: 3, seqlenQ: 513, seqlenK: 257, nheadsQ: 8, nheadsKV: 1, headDim: 80, dtype: 'f16', causal: true, varlen: true, backward: true, seed: 2 },
     { batch: 2, seqlenQ: 1, seqlenK: 4000, nheadsQ: 8, nheadsKV: 8, headDim: 128, dtype: 'f32', window: [256, 0], seed: 3 },
   ];
-  if (!process.env.CONF_PAIRS) specs.push(...extra);
+  if (!process.env.CONF_PAIRS) specs.unshift(...extra);
   const pool = new Pool(Math.max(1, availableParallelism() - 2));
-  const answers = specs.map((s) => pool.run(s, false));
-  const answersF32 = specs.map((s) => (s.dtype === 'f32' ? pool.run(s, true) : undefined));
+  // Queued in case order (each case's two oracles together) so that results stream from the first case on.
+  const answers: Promise<OracleAnswers>[] = [];
+  const answersF32: (Promise<OracleAnswers> | undefined)[] = [];
+  for (const s of specs) {
+    answers.push(pool.run(s, false));
+    answersF32.push(s.dtype === 'f32' ? pool.run(s, true) : undefined);
+  }
   let pass = 0, fail = 0, pass32acc = 0, done = 0;
   for (let i = 0; i < specs.length; i++) {
     if (performance.now() > deadline) { out('conformance.jsonl', { note: `stopped at the time limit after ${done} of ${specs.length} cases` }); break; }
@@ -174,10 +180,13 @@ async function main() {
   }
   if (modes.includes('bench')) {
     const seqs = (process.env.BENCH_SEQS ?? '1024,2048,4096,8192,16384').split(',').map(Number);
+    const benchEnd = t0 + Number(process.env.BENCH_S ?? 170) * 1000;
     for (const d of [64, 128]) for (const causal of [false, true]) for (const s of seqs) {
+      if (performance.now() > benchEnd) { out('bench.jsonl', { note: 'bench time limit reached', d, s, causal }); continue; }
       try { out('bench.jsonl', await timeIt(b, { s, d, causal, dtype: 'f32' }, 3, true)); } catch (e) { out('bench.jsonl', { d, s, causal, error: String(e) }); }
     }
     for (const d of [64, 128]) for (const s of seqs.filter((x) => x === 4096 || x === 16384)) {
+      if (performance.now() > benchEnd) continue;
       try { out('bench.jsonl', await timeIt(b, { s, d, causal: false, dtype: 'f16' }, 3, true)); } catch (e) { out('bench.jsonl', { d, s, error: String(e) }); }
     }
   }

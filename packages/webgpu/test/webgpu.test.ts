@@ -47,6 +47,10 @@ gpu('webgpu splits work across storage-binding limits', () => {
   afterAll(async () => { await small.dispose(); });
   it('varlen bf16 over many chunks, forward and backward', () =>
     expectPass({ batch: 5, seqlenQ: 13, seqlenK: 11, nheadsQ: 2, nheadsKV: 1, headDim: 40, headDimV: 24, dtype: 'bf16', window: [8, 3], softcap: 20, varlen: true, backward: true }, small), T);
+  it('rejects, with a reason, a tensor larger than the adapter allows', () => {
+    const p = makeProblem({ batch: 1, seqlenQ: 1 << 22, seqlenK: 16, nheadsQ: 64, headDim: 256 });
+    expect(backend.check(p).join('; ')).toMatch(/maxBufferSize|maxStorageBufferBindingSize/);
+  });
   it('rejects, with a reason, a sequence that no binding can hold', () => {
     const p = makeProblem({ batch: 1, seqlenQ: 64, seqlenK: 64, nheadsQ: 4, headDim: 64 });
     const reasons = small.check(p);

@@ -3,24 +3,36 @@
 #pragma once
 #include "flash_bwd_kernel.cuh"
 #include "launch.h"
+#ifdef FLASH_BWD_AB
+#include <cstdlib>
+#endif
 
 namespace flash {
 
-// v5: two m16 tiles per warp (MT = 2) wherever the accumulators fit in 255 registers: the dq kernel for D <= 128
-// (BN 32 at D 96/128 so S and dP fit next to 2 x D/8 x 4 accumulators), the dkdv kernel for D <= 64 (dK and dV
-// accumulators for 32 key rows). Each K/V (dq) or Q/dO (dkdv) fragment then feeds two MMAs instead of one: the
-// ldmatrix traffic per MMA, which bounds the MT = 1 kernels, drops by 1.4-1.8x.
+// v5: two m16 tiles per warp (MT = 2) at D = 64 in both kernels (dK and dV accumulators for 32 key rows fit; the
+// dkdv tile is 128 keys x 32 queries, 4 warps). Each K/V (dq) or Q/dO (dkdv) fragment read from shared memory feeds
+// two MMAs instead of one. Measured 1.03-1.05x fwd+bwd at d64 (BENCHMARKS.md, v5). MT = 2 in the dq kernel at
+// D = 96/128 (BN 32) passed the tests but measured 0.92-1.04x (slower at 1k), so it is not used there; D = 32 is
+// not measured (kept at v4). BwdConfigMT2 below is that tested configuration (A/B builds only).
 template <int D> struct BwdConfig {
   static constexpr bool kSplit = D > 128;
-  static constexpr int DQ_MT = D <= 128 ? 2 : 1, DQ_BN = D <= 64 ? 64 : 32, DQ_NW = 4;
-  static constexpr int KV_MT = D <= 64 ? 2 : 1, KV_BMQ = D > 128 || D <= 64 ? 32 : 64,
-                       KV_NW = D > 128 || D <= 64 ? 4 : 8;
+  static constexpr int DQ_MT = D == 64 ? 2 : 1, DQ_BN = D > 128 ? 32 : 64, DQ_NW = 4;
+  static constexpr int KV_MT = D == 64 ? 2 : 1, KV_BMQ = D > 128 || D == 64 ? 32 : 64,
+                       KV_NW = D > 128 || D == 64 ? 4 : 8;
 };
-// v4 configuration (one m16 tile per warp everywhere); compiled only for A/B builds (-DFLASH_BWD_AB).
+// v4 configuration (one m16 tile per warp everywhere): A/B builds (-DFLASH_BWD_AB) and the atomic-dQ variant.
 template <int D> struct BwdConfigV4 {
   static constexpr bool kSplit = D > 128;
   static constexpr int DQ_MT = 1, DQ_BN = D > 128 ? 32 : 64, DQ_NW = 4;
   static constexpr int KV_MT = 1, KV_BMQ = D > 128 ? 32 : 64, KV_NW = D > 128 ? 4 : 8;
+};
+// The configuration measured as "v5 candidate" (MT = 2 in the dq kernel for D <= 128 with BN 32 at D 96/128, in the
+// dkdv kernel for D <= 64 with 32-query tiles): all 90 kernel_test cases passed with it; A/B builds only.
+template <int D> struct BwdConfigMT2 {
+  static constexpr bool kSplit = D > 128;
+  static constexpr int DQ_MT = D <= 128 ? 2 : 1, DQ_BN = D <= 64 ? 64 : 32, DQ_NW = 4;
+  static constexpr int KV_MT = D <= 64 ? 2 : 1, KV_BMQ = D > 128 || D <= 64 ? 32 : 64,
+                       KV_NW = D > 128 || D <= 64 ? 4 : 8;
 };
 
 template <typename Kernel>
@@ -57,8 +69,11 @@ cudaError_t run_bwd_cfg(const FlashBwdParams& p, const float* dsum, float* dq_ac
 template <typename T, int D>
 cudaError_t run_bwd(const FlashBwdParams& p, const float* dsum, float* dq_accum, cudaStream_t stream) {
 #ifdef FLASH_BWD_AB
-  // A/B tuning build: deterministic = 1 runs the v4 configuration, deterministic = 0 the current one (both race-free).
+  // A/B tuning build (both race-free): deterministic = 1 runs the v4 configuration, deterministic = 0 the one
+  // FLASH_BWD_AB_CFG names (0: BwdConfig, 1: BwdConfigMT2).
   if (p.deterministic) return run_bwd_cfg<T, D, BwdConfigV4<D>>(p, dsum, dq_accum, stream);
+  if (const char* v = getenv("FLASH_BWD_AB_CFG"); v && atoi(v) == 1)
+    return run_bwd_cfg<T, D, BwdConfigMT2<D>>(p, dsum, dq_accum, stream);
 #endif
   return run_bwd_cfg<T, D, BwdConfig<D>>(p, dsum, dq_accum, stream);
 }
@@ -72,7 +87,8 @@ cudaError_t run_bwd_cfg(const FlashBwdParams& p, const float* dsum, float* dq_ac
   if constexpr (!C::kSplit) {
     if (!p.deterministic && p.fwd.max_seqlen_q > 0 && p.fwd.max_seqlen_k > 0) {
       if ((e = cudaMemsetAsync(dq_accum, 0, dq_accum_bytes<D>(p), stream)) != cudaSuccess) return e;
-      if ((e = launch_dkdv<T, D, true, true, true, C>(p, dsum, dq_accum, stream)) != cudaSuccess) return e;
+      // the atomic variant's 2-D dQ tiling needs the v4 dkdv tile (8 warps x 16 keys, 64 queries)
+      if ((e = launch_dkdv<T, D, true, true, true, BwdConfigV4<D>>(p, dsum, dq_accum, stream)) != cudaSuccess) return e;
       dim3 grid((p.fwd.max_seqlen_q * (p.fwd.d_qk / 2) + 255) / 256, p.fwd.h_q, p.fwd.batch);
       if (grid.x > 1024) grid.x = 1024;
       bwd_convert_dq_kernel<T><<<grid, 256, 0, stream>>>(p, dq_accum);
