@@ -116,6 +116,64 @@ function addPtX(
   }
 }
 
+/**
+ * The three block products again, accumulating in float32 (each add rounded, as an FMA-based f32 GEMM does): the
+ * naive baseline of an f32 problem is standard attention as PyTorch computes it in f32, whose matmuls accumulate in
+ * f32. (Accumulating wide and rounding once would make the f32 bound about half an ulp, which no f32 kernel meets.)
+ * f16/bf16 keep the wide accumulation: there the rounding of each stage's result to dtype dominates.
+ */
+const fr = Math.fround;
+
+function dotBlock32(
+  A: Float64Array, a0: number, as: number, B: Float64Array, b0: number, bs: number,
+  nr: number, nc: number, n: number, T: Float64Array, ts: number,
+): void {
+  for (let r = 0; r < nr; r++) {
+    const x0 = a0 + r * as;
+    for (let c = 0; c < nc; c++) {
+      const y0 = b0 + c * bs;
+      let s = 0;
+      for (let d = 0; d < n; d++) s = fr(s + A[x0 + d]! * B[y0 + d]!);
+      T[r * ts + c] = s;
+    }
+  }
+}
+
+function addPY32(
+  P: Float64Array, ps: number, nr: number, nc: number, Y: Float64Array, y0: number, ys: number, n: number,
+  Acc: Float64Array, acc0: number, accs: number,
+): void {
+  for (let r = 0; r < nr; r++) {
+    const ao = acc0 + r * accs;
+    for (let c = 0; c < nc; c++) {
+      const p0 = P[r * ps + c]!;
+      if (p0 === 0) continue;
+      const v0 = y0 + c * ys;
+      for (let d = 0; d < n; d++) Acc[ao + d] = fr(Acc[ao + d]! + p0 * Y[v0 + d]!);
+    }
+  }
+}
+
+function addPtX32(
+  P: Float64Array, ps: number, nr: number, nc: number, X: Float64Array, x0: number, xs: number, n: number,
+  Acc: Float64Array, acc0: number, accs: number,
+): void {
+  for (let c = 0; c < nc; c++) {
+    const ao = acc0 + c * accs;
+    for (let r = 0; r < nr; r++) {
+      const p0 = P[r * ps + c]!;
+      if (p0 === 0) continue;
+      const u0 = x0 + r * xs;
+      for (let d = 0; d < n; d++) Acc[ao + d] = fr(Acc[ao + d]! + p0 * X[u0 + d]!);
+    }
+  }
+}
+
+/** The block products the naive baseline of a dtype uses (see dotBlock32). */
+function naiveProducts(dtype: DType): { dot: typeof dotBlock; addPY: typeof addPY; addPtX: typeof addPtX } {
+  return dtype === 'f32' ? { dot: dotBlock32, addPY: addPY32, addPtX: addPtX32 } : { dot: dotBlock, addPY, addPtX };
+}
+
 /** One block of query rows of one (sequence, head): where its tensors live and which keys its rows see. */
 interface Block {
   b: number;
@@ -312,13 +370,14 @@ export function naiveForward(p: Problem, q: Float64Array, k: Float64Array, v: Fl
   const out = new Float64Array(p.totalQ * p.nheadsQ * p.headDimV);
   const S = new Float64Array(BR * p.seqlenK);
   const capT = new Float64Array(BR * p.seqlenK);
+  const mm = naiveProducts(p.dtype);
   forEachBlock(p, (blk) => {
     const x = offsets(p, blk);
-    dotBlock(q, x.q, x.qs, ks, x.k, x.ks, blk.nr, blk.w, p.headDim, S, blk.w);
+    mm.dot(q, x.q, x.qs, ks, x.k, x.ks, blk.nr, blk.w, p.headDim, S, blk.w);
     naiveSoftmaxBlock(p, r, blk, S, capT);
-    addPY(S, blk.w, blk.nr, blk.w, v, x.v, x.vs, p.headDimV, out, x.o, x.os);
+    mm.addPY(S, blk.w, blk.nr, blk.w, v, x.v, x.vs, p.headDimV, out, x.o, x.os);
   });
-  return roundAll(p.dtype, out); // matmul: accumulate wide, round the result
+  return roundAll(p.dtype, out); // matmul: accumulate (f32, or wide for 16-bit dtypes), round the result
 }
 
 /**
@@ -343,6 +402,7 @@ export function naiveBackward(
   // Per-query-head gradients of (scaled) K and V of the current sequence, accumulated wide, rounded per head.
   const dksH = new Float64Array(p.seqlenK * D);
   const dvH = new Float64Array(p.seqlenK * Dv);
+  const mm = naiveProducts(p.dtype);
   let current = -1;
   const flushHead = (b: number, h: number) => {
     const kRow0 = p.cuSeqlensK[b]!;
@@ -365,9 +425,9 @@ export function naiveBackward(
     }
     const x = offsets(p, blk);
     const w = blk.w;
-    dotBlock(q, x.q, x.qs, ks, x.k, x.ks, blk.nr, w, D, P, w);
+    mm.dot(q, x.q, x.qs, ks, x.k, x.ks, blk.nr, w, D, P, w);
     naiveSoftmaxBlock(p, r, blk, P, capT);
-    dotBlock(dout, x.o, x.os, v, x.v, x.vs, blk.nr, w, Dv, dS, w);
+    mm.dot(dout, x.o, x.os, v, x.v, x.vs, blk.nr, w, Dv, dS, w);
     for (let row = 0; row < blk.nr; row++) {
       const o = row * w;
       let rowD = 0;
@@ -393,9 +453,9 @@ export function naiveBackward(
       }
     }
     const lo = blk.lo;
-    addPtX(P, w, blk.nr, w, dout, x.o, x.os, Dv, dvH, lo * Dv, Dv);
-    addPtX(dS, w, blk.nr, w, q, x.q, x.qs, D, dksH, lo * D, D);
-    addPY(dS, w, blk.nr, w, ks, x.k, x.ks, D, dq, x.q, x.qs);
+    mm.addPtX(P, w, blk.nr, w, dout, x.o, x.os, Dv, dvH, lo * Dv, Dv);
+    mm.addPtX(dS, w, blk.nr, w, q, x.q, x.qs, D, dksH, lo * D, D);
+    mm.addPY(dS, w, blk.nr, w, ks, x.k, x.ks, D, dq, x.q, x.qs);
     for (let row = 0; row < blk.nr; row++) roundAll(p.dtype, dq, x.q + row * x.qs, x.q + row * x.qs + D); // rows complete
   });
   if (current >= 0) flushHead(Math.floor(current / p.nheadsQ), current % p.nheadsQ);
