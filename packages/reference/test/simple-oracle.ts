@@ -144,6 +144,22 @@ function rounder(dtype: DType): (x: number) => number {
   return dtype === 'f32' ? Math.fround : (x: number) => roundTo(dtype, x);
 }
 
+/** f32 problems: the naive matmuls accumulate in float32, each add rounded (as src/oracle.ts's dotBlock32). */
+function dot32(a: Float64Array, ao: number, b: Float64Array, bo: number, n: number): number {
+  let s = 0;
+  for (let d = 0; d < n; d++) s = Math.fround(s + a[ao + d]! * b[bo + d]!);
+  return s;
+}
+
+function naiveDot(dtype: DType): typeof dot {
+  return dtype === 'f32' ? dot32 : dot;
+}
+
+/** acc + x, in float32 for f32 problems, wide otherwise. */
+function naiveAdd(dtype: DType): (acc: number, x: number) => number {
+  return dtype === 'f32' ? (acc, x) => Math.fround(acc + x) : (acc, x) => acc + x;
+}
+
 /**
  * Scores, capping and softmax of one row as PyTorch computes them in dtype (flash-attn's attention_ref with
  * upcast=False, reorder_ops=True): scores = round(q . round(k*scale)); capping rounds after each op
@@ -156,7 +172,7 @@ function naiveRowSoftmax(
   const D = p.headDim;
   let mx = -Infinity;
   for (let j = lo; j < hi; j++) {
-    let s = r(dot(q, qo, ks, ((kRow0 + j) * p.nheadsKV + hk) * D, D));
+    let s = r(naiveDot(p.dtype)(q, qo, ks, ((kRow0 + j) * p.nheadsKV + hk) * D, D));
     if (p.softcap > 0) {
       const t = r(Math.tanh(r(s / p.softcap)));
       capT[j] = t;
@@ -188,6 +204,7 @@ export function naiveForward(p: Problem, q: Float64Array, k: Float64Array, v: Fl
   const out = new Float64Array(p.totalQ * p.nheadsQ * Dv);
   const pr = new Float64Array(p.seqlenK);
   const capT = new Float64Array(p.seqlenK);
+  const add = naiveAdd(p.dtype);
   forEachRow(p, (_b, h, hk, _i, row, kRow0, lo, hi) => {
     if (lo >= hi) return; // fully masked row: zeros
     naiveRowSoftmax(p, r, q, ks, (row * p.nheadsQ + h) * p.headDim, kRow0, hk, lo, hi, pr, capT);
@@ -195,7 +212,7 @@ export function naiveForward(p: Problem, q: Float64Array, k: Float64Array, v: Fl
     for (let j = lo; j < hi; j++) {
       const pj = pr[j]!;
       const vo = ((kRow0 + j) * p.nheadsKV + hk) * Dv;
-      for (let d = 0; d < Dv; d++) out[oo + d]! += pj * v[vo + d]!;
+      for (let d = 0; d < Dv; d++) out[oo + d] = add(out[oo + d]!, pj * v[vo + d]!);
     }
   });
   return roundAll(p.dtype, out); // matmul: accumulate wide, round the result
@@ -220,6 +237,8 @@ export function naiveBackward(
   const pr = new Float64Array(p.seqlenK);
   const dp = new Float64Array(p.seqlenK);
   const capT = new Float64Array(p.seqlenK);
+  const add = naiveAdd(p.dtype);
+  const ndot = naiveDot(p.dtype);
   for (let b = 0; b < p.batch; b++) {
     const qRow0 = p.cuSeqlensQ[b]!;
     const kRow0 = p.cuSeqlensK[b]!;
@@ -241,7 +260,7 @@ export function naiveBackward(
         naiveRowSoftmax(p, r, q, ks, qo, kRow0, hk, lo, hi, pr, capT);
         let rowD = 0;
         for (let j = lo; j < hi; j++) {
-          const x = r(dot(dout, oo, v, ((kRow0 + j) * p.nheadsKV + hk) * Dv, Dv));
+          const x = r(ndot(dout, oo, v, ((kRow0 + j) * p.nheadsKV + hk) * Dv, Dv));
           dp[j] = x;
           rowD += pr[j]! * x;
         }
@@ -257,11 +276,11 @@ export function naiveBackward(
           const ko = ((kRow0 + j) * p.nheadsKV + hk) * D;
           const jo = j * D;
           for (let d = 0; d < D; d++) {
-            dq[qo + d]! += ds * ks[ko + d]!;
-            dksH[jo + d]! += ds * q[qo + d]!;
+            dq[qo + d] = add(dq[qo + d]!, ds * ks[ko + d]!);
+            dksH[jo + d] = add(dksH[jo + d]!, ds * q[qo + d]!);
           }
           const vo = j * Dv;
-          for (let d = 0; d < Dv; d++) dvH[vo + d]! += pj * dout[oo + d]!;
+          for (let d = 0; d < Dv; d++) dvH[vo + d] = add(dvH[vo + d]!, pj * dout[oo + d]!);
         }
         for (let d = 0; d < D; d++) dq[qo + d] = r(dq[qo + d]!);
       }
