@@ -3,6 +3,10 @@
 
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 export DEBIAN_FRONTEND=noninteractive
+# WebGPU on lavapipe (CPU): LLVM compiles every kernel shape at its first dispatch, and a cold compile of the quick
+# set's kernels takes many minutes on 2 cores. Tests need correct code, not fast code: skip LLVM's optimization
+# passes unless the caller chose otherwise. (Mesa's disk cache makes warm runs take seconds either way.)
+export GALLIVM_PERF=${GALLIVM_PERF:-no_opt}
 
 say() { printf '\n== %s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
