@@ -1,5 +1,5 @@
 import type { DType } from '@flashattn/core';
-import { UNI_LOAD, exp2Fn, loaders, loadTile, oddStride, paramStruct, rep, scoreFns, storer, storageType, windowCode } from './wgsl-common.js';
+import { UNI_LOAD, queryTilePrologue, exp2Fn, loaders, loadTile, oddStride, paramStruct, rep, scoreFns, storer, storageType, windowCode } from './wgsl-common.js';
 
 /**
  * Backward tiles. dK/dV kernel: a workgroup owns BN keys, streams BM-query tiles (TN keys x TM queries per thread).
@@ -220,22 +220,7 @@ var<workgroup> uni: vec4<u32>;
 
 @compute @workgroup_size(${nt})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let b = wid.z + P.batch0;
-  let h = wid.y;
-  if (t == 0u) { ${UNI_LOAD} }
-  let u = workgroupUniformLoad(&uni);
-  let sq = u.x; let sk = u.y;
-  let i0 = wid.x * ${bm}u;
-  if (i0 >= sq) { return; }
-  let hk = h / P.group;
-  let qr0 = u.z - P.qRow0;
-  let kr0 = u.w - P.kRow0;
-  let off = i32(sk) - i32(sq);
-  let iLast = i32(min(i0 + ${bm}u, sq)) - 1;
-  var jlo = 0;
-  if (P.winLeft >= 0) { jlo = max(0, i32(i0) + off - P.winLeft); }
-  var jhi = i32(sk);
-  if (P.winRight >= 0) { jhi = min(i32(sk), iLast + off + P.winRight + 1); }
+${queryTilePrologue(bm)}
   ${lt('qs', sq, bm, s.d, 'q', 'i0', 'sq', 'qr0', 'P.hq', 'h', 'P.qShift')}
   ${lt('dos', so, bm, s.dv, 'do', 'i0', 'sq', 'qr0', 'P.hq', 'h', 'P.doShift')}
   let rg = t / ${g}u;

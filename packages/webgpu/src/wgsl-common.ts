@@ -141,3 +141,26 @@ export function exp2Fn(precise: boolean): string {
 }
 `;
 }
+
+/**
+ * Start of a kernel over one Q tile of bm rows (forward, dQ): the sequence's bounds (b, h, sq, sk, row bases), an
+ * early exit past the sequence, and the key range [jlo, jhi) the tile's rows may see under the window.
+ */
+export function queryTilePrologue(bm: number): string {
+  return `  let b = wid.z + P.batch0;
+  let h = wid.y;
+  if (t == 0u) { ${UNI_LOAD} }
+  let u = workgroupUniformLoad(&uni);
+  let sq = u.x; let sk = u.y;
+  let i0 = wid.x * ${bm}u;
+  if (i0 >= sq) { return; }
+  let hk = h / P.group;
+  let qr0 = u.z - P.qRow0;
+  let kr0 = u.w - P.kRow0;
+  let off = i32(sk) - i32(sq);
+  let iLast = i32(min(i0 + ${bm}u, sq)) - 1;
+  var jlo = 0;
+  if (P.winLeft >= 0) { jlo = max(0, i32(i0) + off - P.winLeft); }
+  var jhi = i32(sk);
+  if (P.winRight >= 0) { jhi = min(i32(sk), iLast + off + P.winRight + 1); }`;
+}

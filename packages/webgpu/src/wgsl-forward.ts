@@ -1,5 +1,5 @@
 import type { DType } from '@flashattn/core';
-import { UNI_LOAD, exp2Fn, groupReduceShuffle, maxChain, loaders, loadTile, oddStride, paramStruct, rep, scoreFns, storer, storageType, windowCode } from './wgsl-common.js';
+import { queryTilePrologue, exp2Fn, groupReduceShuffle, maxChain, loaders, loadTile, oddStride, paramStruct, rep, scoreFns, storer, storageType, windowCode } from './wgsl-common.js';
 
 /** Forward tile shape: BM query rows per workgroup, BN keys per step, TM x TN scores per thread. */
 export interface ForwardTiles {
@@ -72,22 +72,7 @@ var<workgroup> uni: vec4<u32>;
 
 @compute @workgroup_size(${nt})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let b = wid.z + P.batch0;
-  let h = wid.y;
-  if (t == 0u) { ${UNI_LOAD} }
-  let u = workgroupUniformLoad(&uni);
-  let sq = u.x; let sk = u.y;
-  let i0 = wid.x * ${bm}u;
-  if (i0 >= sq) { return; }
-  let hk = h / P.group;
-  let qr0 = u.z - P.qRow0;
-  let kr0 = u.w - P.kRow0;
-  let off = i32(sk) - i32(sq);
-  let iLast = i32(min(i0 + ${bm}u, sq)) - 1;
-  var jlo = 0;
-  if (P.winLeft >= 0) { jlo = max(0, i32(i0) + off - P.winLeft); }
-  var jhi = i32(sk);
-  if (P.winRight >= 0) { jhi = min(i32(sk), iLast + off + P.winRight + 1); }
+${queryTilePrologue(bm)}
   ${loadTile({ dst: 'qs', stride: sq, rows: bm, dim: s.d, nt, ld: 'q', row0: 'i0', rowEnd: 'sq', seqRowBase: 'qr0', heads: 'P.hq', head: 'h', shift: 'P.qShift' })}
   let rg = t / ${g}u;
   let tx = t % ${g}u;
