@@ -17,7 +17,7 @@ $E scripts/device-selftest.ts --bundle --platform=node --format=esm --log-level=
 $E ../../scripts/device/make-cases.ts --bundle --platform=node --format=esm --log-level=warning --outfile=build/make-device-cases.mjs
 rm -rf build/device/cases
 node build/make-device-cases.mjs build/device/cases "${WORKERS:-13}" "${CHUNK:-3}" "${SEED:-20261121}"
-cp scripts/summarize-reports.mjs build/device/summarize.mjs
+cp ../../scripts/device/summarize.mjs build/device/summarize.mjs
 cp scripts/device-run.sh build/device/device-run.sh
 rm -rf build/device/node_modules && mkdir -p build/device/node_modules/@koromix
 cp -r "$ROOT/node_modules/koffi" build/device/node_modules/koffi
