@@ -2,6 +2,10 @@
 // preprocess (D = rowsum(dO * O)) and workspace sizing.
 #include "launch.h"
 #include "utils.cuh"
+#include "sm90/flash_bwd_sm90.h"
+namespace flash {  // sm90 wgmma forward (sm90/flash_fwd_sm90_hdim{64,128,256}.cu)
+template <typename T, int D> cudaError_t run_fwd_sm90(const FlashFwdParams& p, cudaStream_t stream);
+}
 #ifdef FLASH_VARIANTS
 #include <cstdlib>
 namespace flash {
@@ -142,6 +146,15 @@ extern "C" cudaError_t flash_fwd(const FlashFwdParams* params, cudaStream_t stre
     if (e != cudaErrorNotSupported) return e;
   }
 #endif
+  // sm90 wgmma forward: CC 9.0, f16/bf16, buckets 64/128/256, unless FLASHATTN_CUDA_SM90=0 (read per call).
+  if ((bucket == 64 || bucket == 128 || bucket == 256) && bwd_sm90_device() && sm90_env_enabled()) {
+    const bool f16 = p->dtype == FLASH_F16;
+    const cudaError_t e =
+        bucket == 64    ? (f16 ? run_fwd_sm90<__half, 64>(*p, stream) : run_fwd_sm90<__nv_bfloat16, 64>(*p, stream))
+        : bucket == 128 ? (f16 ? run_fwd_sm90<__half, 128>(*p, stream) : run_fwd_sm90<__nv_bfloat16, 128>(*p, stream))
+                        : (f16 ? run_fwd_sm90<__half, 256>(*p, stream) : run_fwd_sm90<__nv_bfloat16, 256>(*p, stream));
+    if (e != cudaErrorNotSupported) return e;  // NotSupported: no sm_90a image in this build -> mma.sync kernels
+  }
   return p->dtype == FLASH_F16 ? dispatch_fwd<__half>(*p, bucket, stream)
                                : dispatch_fwd<__nv_bfloat16>(*p, bucket, stream);
 }
@@ -149,6 +162,10 @@ extern "C" cudaError_t flash_fwd(const FlashFwdParams* params, cudaStream_t stre
 // Half types: D rowsums [total_q, h_q] f32, then (non-deterministic, head dims <= 128) the f32 dQ accumulator.
 static int bucket_of(const FlashFwdParams& p) { return bucket_for(p.d_qk > p.d_v ? p.d_qk : p.d_v); }
 static int64_t dq_accum_bytes(const FlashBwdParams& p) {
+  // sm90 wgmma backward (non-deterministic mode, buckets <= 128, CC 9.0): f32 dQ accumulator. Sized whether or not
+  // FLASHATTN_CUDA_SM90=0 switches the path off, so the workspace does not depend on the environment.
+  if (bwd_sm90_eligible(p, bucket_of(p.fwd)))
+    return (int64_t)p.fwd.batch * p.fwd.max_seqlen_q * p.fwd.h_q * p.fwd.d_qk * (int64_t)sizeof(float);
 #ifndef FLASH_ATOMIC_DQ
   return 0;  // both modes run the deterministic kernels (see flash_bwd_launch.cuh)
 #endif
@@ -189,6 +206,14 @@ extern "C" cudaError_t flash_bwd(const FlashBwdParams* params, cudaStream_t stre
   const int bucket = bucket_for(p->fwd.d_qk > p->fwd.d_v ? p->fwd.d_qk : p->fwd.d_v);
   float* dqa = dq_accum_bytes(*p) > 0 ? reinterpret_cast<float*>(static_cast<char*>(p->scratch) + dsum_bytes(p->fwd))
                                        : nullptr;
+  if (dqa && bwd_sm90_eligible(*p, bucket) && sm90_env_enabled()) {
+    const bool f16 = p->fwd.dtype == FLASH_F16;
+    e = bwd_sm90_kernel_dim(bucket) == 64
+            ? (f16 ? run_bwd_sm90<__half, 64>(*p, dsum, dqa, stream) : run_bwd_sm90<__nv_bfloat16, 64>(*p, dsum, dqa, stream))
+            : (f16 ? run_bwd_sm90<__half, 128>(*p, dsum, dqa, stream)
+                   : run_bwd_sm90<__nv_bfloat16, 128>(*p, dsum, dqa, stream));
+    if (e != cudaErrorNotSupported) return e;  // NotSupported: no sm_90a image in this build -> mma.sync kernels
+  }
   return p->fwd.dtype == FLASH_F16 ? dispatch_bwd<__half>(*p, dsum, dqa, bucket, stream)
                                    : dispatch_bwd<__nv_bfloat16>(*p, dsum, dqa, bucket, stream);
 }

@@ -4,7 +4,9 @@ Loads the kernels from libflash_kernels.so via ctypes (flash_params.h structs mi
 data_ptr()s, checks outputs/gradients against torch's math backend in float32 (flash-attn style criterion relative
 to torch flash's own error), and times with triton.testing.do_bench (median ms). FLOPs: flash-attn convention
 (fwd = 4*b*h*s^2*d, halved when causal; fwd+bwd = 3.5x fwd).
-usage: python3 bench_vs_torch.py LIB [--quick] [--dtypes fp16,bf16] [--out results.json]
+usage: python3 bench_vs_torch.py LIB [--quick] [--dtypes fp16,bf16] [--out results.json] [--sm90 0,1]
+--sm90 0,1: ours is timed once per FLASHATTN_CUDA_SM90 value (set in os.environ, which flash_api.cu reads per call);
+the correctness checks run with the environment as given (sm90 on by default on an H100).
 """
 import ctypes, json, math, os, sys, time, argparse
 import torch
@@ -118,6 +120,8 @@ def main():
     ap.add_argument("--out", default="bench.json")
     ap.add_argument("--rep", type=int, default=40, help="do_bench rep (ms) for the bench table; warmup = rep / 4")
     ap.add_argument("--variants", default="", help="tuning build: FLASH_FWD_VARIANT values to compare (fp16 fwd)")
+    ap.add_argument("--sm90", default="", help="A/B of the sm90 (wgmma) paths in one process: FLASHATTN_CUDA_SM90 "
+                    "values to time ours with, e.g. 0,1 (flash_api.cu reads the variable on every call)")
     a = ap.parse_args()
     dev = torch.device("cuda")
     fl = Flash(a.lib)
@@ -166,8 +170,16 @@ def main():
                         print(f"| {v} | {d} | {causal} | {s} | {tf:.0f} | {err:.2e} ({perr:.2e}) |", flush=True)
         os.environ.pop("FLASH_FWD_VARIANT", None)
     dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16}
-    print("| dtype | d | causal | seqlen | ours fwd | flash fwd | cudnn fwd | ours f+b | ours f+b det | flash f+b | cudnn f+b |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    sm_vals = [x for x in a.sm90.split(",") if x]
+    env0 = os.environ.get("FLASHATTN_CUDA_SM90")
+    if sm_vals:
+        print("| dtype | d | causal | seqlen | " + " | ".join(f"ours fwd sm90={v}" for v in sm_vals) +
+              " | flash fwd | cudnn fwd | " + " | ".join(f"ours f+b sm90={v}" for v in sm_vals) +
+              " | ours f+b det | flash f+b | cudnn f+b |")
+        print("|---|---|---|---|" + "---|" * (2 * len(sm_vals) + 5))
+    else:
+        print("| dtype | d | causal | seqlen | ours fwd | flash fwd | cudnn fwd | ours f+b | ours f+b det | flash f+b | cudnn f+b |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
     for dn in a.dtypes.split(","):
         dtype = dtypes[dn]
         for d in [int(x) for x in a.dims.split(",")]:
@@ -181,8 +193,16 @@ def main():
                     def fb_ours():
                         fl.fwd(); fl.bwd(do)
                     W, R = max(a.rep // 4, 1), a.rep
-                    row["ours_fwd"] = flops / do_bench(fl.fwd, warmup=W, rep=R) / 1e9
-                    row["ours_fb"] = 3.5 * flops / do_bench(fb_ours, warmup=W, rep=R) / 1e9
+                    for sv in sm_vals:
+                        os.environ["FLASHATTN_CUDA_SM90"] = sv
+                        row[f"ours_fwd_sm90_{sv}"] = flops / do_bench(fl.fwd, warmup=W, rep=R) / 1e9
+                        row[f"ours_fb_sm90_{sv}"] = 3.5 * flops / do_bench(fb_ours, warmup=W, rep=R) / 1e9
+                    if sm_vals:
+                        if env0 is None: os.environ.pop("FLASHATTN_CUDA_SM90", None)
+                        else: os.environ["FLASHATTN_CUDA_SM90"] = env0
+                    else:
+                        row["ours_fwd"] = flops / do_bench(fl.fwd, warmup=W, rep=R) / 1e9
+                        row["ours_fb"] = 3.5 * flops / do_bench(fb_ours, warmup=W, rep=R) / 1e9
                     fl.bp.deterministic = 1
                     row["ours_fb_det"] = 3.5 * flops / do_bench(fb_ours, warmup=W, rep=R) / 1e9
                     fl.bp.deterministic = 0
@@ -197,9 +217,16 @@ def main():
                         except Exception as ex:  # backend not available for this shape
                             row[f"{name}_fwd"] = row[f"{name}_fb"] = float("nan")
                     results["bench"].append(row)
-                    print(f"| {dn} | {d} | {causal} | {s} | {row['ours_fwd']:.0f} | {row['flash_fwd']:.0f} | "
-                          f"{row['cudnn_fwd']:.0f} | {row['ours_fb']:.0f} | {row['ours_fb_det']:.0f} | {row['flash_fb']:.0f} | {row['cudnn_fb']:.0f} |",
-                          flush=True)
+                    if sm_vals:
+                        print(f"| {dn} | {d} | {causal} | {s} | " +
+                              " | ".join(f"{row[f'ours_fwd_sm90_{sv}']:.0f}" for sv in sm_vals) +
+                              f" | {row['flash_fwd']:.0f} | {row['cudnn_fwd']:.0f} | " +
+                              " | ".join(f"{row[f'ours_fb_sm90_{sv}']:.0f}" for sv in sm_vals) +
+                              f" | {row['ours_fb_det']:.0f} | {row['flash_fb']:.0f} | {row['cudnn_fb']:.0f} |", flush=True)
+                    else:
+                        print(f"| {dn} | {d} | {causal} | {s} | {row['ours_fwd']:.0f} | {row['flash_fwd']:.0f} | "
+                              f"{row['cudnn_fwd']:.0f} | {row['ours_fb']:.0f} | {row['ours_fb_det']:.0f} | {row['flash_fb']:.0f} | {row['cudnn_fb']:.0f} |",
+                              flush=True)
                     del q, k, v, do, qg, kg, vg
                     json.dump(results, open(a.out, "w"), indent=1)
     json.dump(results, open(a.out, "w"), indent=1)

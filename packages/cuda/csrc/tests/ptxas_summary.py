@@ -3,7 +3,7 @@ kernel (demangled-ish), arch, registers, spill stores/loads, stack. usage: pytho
 import glob, os, re, sys
 
 rows = []
-for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.ptxas.txt"))):
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.ptxas.txt")) + glob.glob(os.path.join(sys.argv[1], "sm90", "*.ptxas.txt"))):
     text = open(path).read().split("\n")
     name = arch = None
     for i, line in enumerate(text):
