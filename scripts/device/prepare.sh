@@ -3,6 +3,9 @@
 #   out/device/cli/        the CLI bundle (every backend built in)
 #   out/device/cases/      the full conformance grid cut into chunks for parallel workers (fixed seeds)
 #   out/device/cuda/       the CUDA addon and its device-verify bundle (when built)
+#   out/device/node_modules/webgpu/  the `webgpu` package (Dawn) for the CLI bundle's `import('webgpu')`, with
+#                          dawn.node xz-compressed (21 MB -> ~5 MB); run.sh unpacks it. out/device/webgpu/run.js:
+#                          packages/webgpu's device script (tile sweep, GPU-timestamp benchmark)
 #   out/device/*.sh|mjs    run.sh, summarize.mjs
 # Usage (repo root, after npm run build): bash scripts/device/prepare.sh [WORKERS] [CHUNK] [SEED]
 set -euo pipefail
@@ -17,5 +20,18 @@ cp scripts/device/run.sh scripts/device/summarize.mjs $D/
 if [ -f packages/cuda/build/flashattn_cuda.node ]; then
   cp packages/cuda/build/flashattn_cuda.node $D/cuda/
   (cd packages/cuda && node scripts/bundle-device.mjs >/dev/null) && cp packages/cuda/build/device-verify.mjs $D/cuda/
+fi
+W=node_modules/webgpu
+if [ -f $W/dist/linux-x64/dawn.node ]; then
+  mkdir -p $D/node_modules/webgpu/dist/linux-x64 $D/webgpu
+  cp $W/package.json $W/index.js $D/node_modules/webgpu/
+  # The compressed addon is cached in out/ (outside $D, which is rebuilt) and redone when the addon changes.
+  if [ ! -f out/dawn.node.xz ] || [ $W/dist/linux-x64/dawn.node -nt out/dawn.node.xz ]; then
+    xz -T0 -6 -c $W/dist/linux-x64/dawn.node > out/dawn.node.xz.tmp && mv out/dawn.node.xz.tmp out/dawn.node.xz
+  fi
+  cp out/dawn.node.xz $D/node_modules/webgpu/dist/linux-x64/
+  npx esbuild packages/webgpu/scripts/device-run.ts --bundle --platform=node --format=esm --external:webgpu \
+    --log-level=error --outfile=$D/webgpu/run.js
+  cp packages/webgpu/scripts/device.sh packages/webgpu/scripts/torch-sdpa-f32.py $D/webgpu/
 fi
 du -sh $D

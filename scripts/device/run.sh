@@ -9,6 +9,9 @@ BACKEND="$1"; DEADLINE="$2"; WORKERS="$3"; shift 3
 D=out/device
 export FLASHATTN_CUDA_ADDON="$PWD/$D/cuda/flashattn_cuda.node"
 T0=$SECONDS
+# webgpu: unpack Dawn's addon beside the CLI bundle (prepare.sh carries it compressed).
+X=$D/node_modules/webgpu/dist/linux-x64
+[ -f $X/dawn.node.xz ] && [ ! -f $X/dawn.node ] && xz -dc $X/dawn.node.xz > $X/dawn.node
 W=/tmp/fa; rm -rf $W; mkdir -p $W/logs $W/reports
 { date -u +%Y-%m-%dT%H:%M:%SZ; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nproc; node --version
   python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)' 2>&1; } > $OUT/env.txt 2>&1

@@ -155,17 +155,19 @@ async function main() {
   out('info.jsonl', { probe: a, date: new Date().toISOString(), node: process.version });
   if (!a.available) return;
   if (modes.includes('tiles')) {
-    const variants: [string, TileOverride][] = [
+    // [name, tile override, extra environment (e.g. FLASHATTN_WEBGPU_DAWN_FLAGS)]; TILE_VARIANTS (JSON) replaces the list.
+    const variants: [string, TileOverride, Record<string, string>?][] = process.env.TILE_VARIANTS ? JSON.parse(process.env.TILE_VARIANTS) : [
       ['auto', {}],
+      ['64x32 8x2 sep nopf', { fwd: [64, 32, 8, 2, true, false] }],
       ['64x32 4x4 sep', { fwd: [64, 32, 4, 4, true] }],
-      ['64x32 4x4 shared', { fwd: [64, 32, 4, 4, false] }],
-      ['32x32 4x4 shared', { fwd: [32, 32, 4, 4, false] }],
-      ['64x16 4x2 sep', { fwd: [64, 16, 4, 2, true] }],
       ['64x64 8x4 shared', { fwd: [64, 64, 8, 4, false] }],
-      ['32x64 4x8 shared', { fwd: [32, 64, 4, 8, false] }],
-      ['64x32 8x4 sep', { fwd: [64, 32, 8, 4, true] }],
+      ['64x16 8x1 shared nopf', { fwd: [64, 16, 8, 1, false, false] }],
+      ['64x16 4x2 shared', { fwd: [64, 16, 4, 2, false] }],
+      ['32x32 4x2 shared', { fwd: [32, 32, 4, 2, false] }],
     ];
-    for (const [name, ov] of variants) for (const d of [64, 128]) {
+    for (const [name, ov, env] of variants) for (const d of [64, 128]) {
+      const saved = Object.fromEntries(Object.keys(env ?? {}).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, env ?? {});
       const bb = createWebGPUBackend({ tiles: ov });
       await bb.probe();
       try {
@@ -176,6 +178,7 @@ async function main() {
         out('tiles.jsonl', { variant: name, d, error: String(e) });
       }
       await bb.dispose();
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
     }
   }
   if (modes.includes('bench')) {
@@ -183,9 +186,9 @@ async function main() {
     const benchEnd = t0 + Number(process.env.BENCH_S ?? 170) * 1000;
     for (const d of [64, 128]) for (const causal of [false, true]) for (const s of seqs) {
       if (performance.now() > benchEnd) { out('bench.jsonl', { note: 'bench time limit reached', d, s, causal }); continue; }
-      try { out('bench.jsonl', await timeIt(b, { s, d, causal, dtype: 'f32' }, 3, true)); } catch (e) { out('bench.jsonl', { d, s, causal, error: String(e) }); }
+      try { out('bench.jsonl', await timeIt(b, { s, d, causal, dtype: 'f32' }, 3, process.env.BENCH_BWD !== '0')); } catch (e) { out('bench.jsonl', { d, s, causal, error: String(e) }); }
     }
-    for (const d of [64, 128]) for (const s of seqs.filter((x) => x === 4096 || x === 16384)) {
+    if (process.env.BENCH_F16 !== '0') for (const d of [64, 128]) for (const s of seqs.filter((x) => x === 4096 || x === 16384)) {
       if (performance.now() > benchEnd) continue;
       try { out('bench.jsonl', await timeIt(b, { s, d, causal: false, dtype: 'f16' }, 3, true)); } catch (e) { out('bench.jsonl', { d, s, error: String(e) }); }
     }

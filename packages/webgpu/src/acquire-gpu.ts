@@ -1,4 +1,5 @@
 import { runtimeName } from '@flashattn/core';
+import { envVar } from './gpu-context.js';
 
 /**
  * The runtime seam: where the GPU object comes from. Deno (and browsers) have navigator.gpu built in (wgpu);
@@ -20,8 +21,11 @@ export async function acquireGPU(): Promise<{ gpu: GPU } | { reason: string }> {
   }
   // Dawn's classes (GPUBufferUsage, GPUMapMode, ...) as globals, where the runtime has none of its own.
   for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  // FLASHATTN_WEBGPU_DAWN_FLAGS: Dawn options for create(), separated by ';' (tuning on the GPU machine, e.g.
+  // 'enable-dawn-features=disable_robustness'); none by default.
+  const flags = (envVar('FLASHATTN_WEBGPU_DAWN_FLAGS') ?? '').split(';').filter((x) => x !== '');
   try {
-    return { gpu: mod.create([]) };
+    return { gpu: mod.create(flags) };
   } catch (e) {
     return { reason: `Dawn (the 'webgpu' package) failed to start: ${(e as Error)?.message ?? e}` };
   }

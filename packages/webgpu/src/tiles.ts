@@ -10,7 +10,8 @@ export interface TileLimits {
 }
 
 export interface TileOverride {
-  fwd?: [number, number, number, number, boolean];
+  /** [bm, bn, tm, tn, separateKV, prefetch (default: on)] */
+  fwd?: [number, number, number, number, boolean, boolean?];
   dkv?: [number, number, number, number, boolean];
   dq?: [number, number, number, number, boolean];
 }
@@ -25,7 +26,8 @@ const MICRO = [8, 4, 2, 1];
 function pick<T extends { bm: number; bn: number; tm: number; tn: number; separateKV: boolean }>(
   lim: TileLimits,
   fits: (t: T) => { smem: number; nt: number; regs: number; micro: number } | null,
-  override?: [number, number, number, number, boolean],
+  override?: readonly [number, number, number, number, boolean, boolean?],
+  onlyOverride = false,
 ): T | null {
   if (override) {
     const [bm, bn, tm, tn, separateKV] = override;
@@ -33,6 +35,7 @@ function pick<T extends { bm: number; bn: number; tm: number; tn: number; separa
     const f = fits(t);
     if (f && f.smem <= lim.smem && f.nt <= lim.invocations) return t;
   }
+  if (onlyOverride) return null;
   let best: T | null = null;
   let bestScore = -Infinity;
   for (const bm of SIZES) for (const bn of SIZES) for (const tm of MICRO) for (const tn of MICRO) for (const separateKV of [true, false]) {
@@ -53,13 +56,35 @@ function pick<T extends { bm: number; bn: number; tm: number; tn: number; separa
 
 const isPow2 = (x: number) => x > 0 && (x & (x - 1)) === 0;
 
+/**
+ * Forward shapes measured on the H200 through Dawn (f32, seqlen 4096, 2026-11-21; README "Benchmark"), by head dim:
+ * tried in order where they fit the adapter, before the scored search. 4x2 scores per thread won at both head dims;
+ * at d64, 32x32 with K/V sharing one array (15.8 TFLOP/s) is the shape the full grid ran with; 64x32 with separate
+ * K/V arrays measured 16.5 in a later sweep and is the next candidate once it has been through the grid.
+ */
+const PREFERRED_FWD: readonly { maxD: number; tiles: readonly [number, number, number, number, boolean][] }[] = [
+  { maxD: 64, tiles: [[32, 32, 4, 2, false]] },
+  { maxD: 128, tiles: [[64, 16, 4, 2, false], [32, 32, 4, 2, false]] },
+];
+
 export function chooseForwardTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): ForwardTiles | null {
+  let t: ForwardTiles | null = null;
+  if (!ov?.fwd) {
+    const pref = PREFERRED_FWD.find((x) => Math.max(d, dv) <= x.maxD);
+    for (const cand of pref?.tiles ?? []) if (!t) t = pickForward(d, dv, lim, { fwd: cand }, true);
+  }
+  t ??= pickForward(d, dv, lim, ov);
+  // Prefetch (the next K/V tile in registers during the current one's math) unless the override turns it off.
+  return t && { ...t, prefetch: ov?.fwd?.[5] ?? true };
+}
+
+function pickForward(d: number, dv: number, lim: TileLimits, ov?: TileOverride, onlyOverride = false): ForwardTiles | null {
   return pick<ForwardTiles>(lim, (t) => {
     const L = forwardLayout({ d, dv }, t);
     if (!isPow2(L.g) || L.g > 32) return null;
     const subgroups = lim.subgroupMinSize >= L.g;
     return { smem: forwardSmem({ d, dv, subgroups }, t), nt: L.nt, regs: t.tm * L.oc * 4, micro: t.tm * t.tn };
-  }, ov?.fwd);
+  }, ov?.fwd, onlyOverride);
 }
 
 export function chooseDkvTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): BackwardTiles | null {

@@ -81,6 +81,11 @@ export function dkvWGSL(s: BackwardShape, t: BackwardTiles): string {
   const vecD = s.d % 4 === 0;
   const vecDV = s.dv % 4 === 0;
   const vbuf = t.separateKV ? 'vs' : 'ks';
+  // f32: blocked summation. dK and dV sum over every query of the GQA group (hundreds to thousands of terms); one f32
+  // accumulator per output grows its rounding error with that count, beyond what the criterion allows against a
+  // baseline that sums per head. Each query tile's terms go into a fresh partial sum, added to the total once.
+  const blocked = s.dtype === 'f32';
+  const acc = blocked ? 't' : '';
   const lt = (dst: string, stride: number, rows: number, dim: number, ld: string, row0: string, rowEnd: string, base: string, heads: string, head: string, shift: string) =>
     loadTile({ dst, stride, rows, dim, nt, ld, row0, rowEnd, seqRowBase: base, heads, head, shift });
   const loadK = lt('ks', sk, bn, s.d, 'k', 'j0', 'sk', 'kr0', 'P.hkv', 'hk', 'P.kShift');
@@ -154,12 +159,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
       ${rep(tn * tm, (x) => { const i = Math.floor(x / tm); const j = x % tm; return `pts[r${i} * ${ps}u + c${j}] = p${i}_${j}; dsts[r${i} * ${ps}u + c${j}] = p${i}_${j} * (dp${i}_${j} - st${j}.z)${captDeriv(s.softcap, `s${i}_${j}`)};`; }, '\n      ')}
       workgroupBarrier();
+      ${blocked ? rep(tn, (i) => `${rep(ocv, (c) => `var tdv${i}_${c} = vec4<f32>(0.0);`, ' ')} ${rep(ock, (c) => `var tdk${i}_${c} = vec4<f32>(0.0);`, ' ')}`, '\n      ') : ''}
       for (var q = 0u; q < ${bm}u; q++) {
         ${rep(tn, (i) => `let pp${i} = pts[r${i} * ${ps}u + q]; let dd${i} = dsts[r${i} * ${ps}u + q];`, ' ')}
         ${rep(ocv, (c) => `let wo${c} = dos[q * ${so}u + tx + ${g * c}u];`, ' ')}
         ${rep(ock, (c) => `let wq${c} = qs[q * ${sq}u + tx + ${g * c}u];`, ' ')}
-        ${rep(tn, (i) => `${rep(ocv, (c) => `dv${i}_${c} += pp${i} * wo${c};`, ' ')} ${rep(ock, (c) => `dk${i}_${c} += dd${i} * wq${c};`, ' ')}`, '\n        ')}
+        ${rep(tn, (i) => `${rep(ocv, (c) => `${acc}dv${i}_${c} += pp${i} * wo${c};`, ' ')} ${rep(ock, (c) => `${acc}dk${i}_${c} += dd${i} * wq${c};`, ' ')}`, '\n        ')}
       }
+      ${blocked ? rep(tn, (i) => `${rep(ocv, (c) => `dv${i}_${c} += tdv${i}_${c};`, ' ')} ${rep(ock, (c) => `dk${i}_${c} += tdk${i}_${c};`, ' ')}`, '\n      ') : ''}
     }
   }
   ${rep(tn, (i) => `if (kj${i} < i32(sk)) {

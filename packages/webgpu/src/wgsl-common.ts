@@ -96,6 +96,38 @@ export function loadTile(o: {
     }`;
 }
 
+/**
+ * Register double buffering: `prefetchTile` loads this thread's share (vec4 slots e = t + nt * i) of a tile's rows
+ * into registers NAME0..NAME{n-1} (declared by `prefetchVars`); `storePrefetched` writes them into the workgroup tile.
+ */
+export function prefetchVars(name: string, n: number): string {
+  return rep(n, (i) => `var ${name}${i} = vec4<f32>(0.0);`, ' ');
+}
+
+export function prefetchTile(o: {
+  name: string; n: number; rows: number; dim: number; nt: number; ld: string;
+  row0: string; rowEnd: string; seqRowBase: string; heads: string; head: string; shift: string;
+}): string {
+  const d4 = Math.ceil(o.dim / 4);
+  const total = o.rows * d4;
+  return rep(o.n, (i) => {
+    const guard = (i + 1) * o.nt > total ? ` && e < ${total}u` : '';
+    return `{ let e = t + ${i * o.nt}u; let r = e / ${d4}u; let c = e - r * ${d4}u; let row = ${o.row0} + r;
+      ${o.name}${i} = vec4<f32>(0.0);
+      if (row < ${o.rowEnd}${guard}) { ${o.name}${i} = ld4_${o.ld}(((${o.seqRowBase} + row) * ${o.heads} + ${o.head}) * ${o.dim}u + c * 4u + ${o.shift}, c); } }`;
+  }, '\n    ');
+}
+
+export function storePrefetched(o: { name: string; n: number; rows: number; dim: number; nt: number; dst: string; stride: number }): string {
+  const d4 = Math.ceil(o.dim / 4);
+  const total = o.rows * d4;
+  return rep(o.n, (i) => {
+    const e = `t + ${i * o.nt}u`;
+    const body = `let e = ${e}; let r = e / ${d4}u; ${o.dst}[r * ${o.stride}u + e - r * ${d4}u] = ${o.name}${i};`;
+    return (i + 1) * o.nt > total ? `if (${e} < ${total}u) { ${body} }` : `{ ${body} }`;
+  }, '\n    ');
+}
+
 /** Window bounds [lo, hi) of query row gi (i32) as code; `off` = sk - sq. */
 export function windowCode(lo: string, hi: string, gi: string): string {
   return `var ${lo} = 0; var ${hi} = i32(sk);

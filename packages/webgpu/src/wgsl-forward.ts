@@ -1,5 +1,5 @@
 import type { DType } from '@flashattn/core';
-import { queryTilePrologue, exp2Fn, groupReduceShuffle, maxChain, loaders, loadTile, oddStride, paramStruct, rep, scoreFns, storer, storageType, windowCode } from './wgsl-common.js';
+import { prefetchTile, prefetchVars, storePrefetched, queryTilePrologue, exp2Fn, groupReduceShuffle, maxChain, loaders, loadTile, oddStride, paramStruct, rep, scoreFns, storer, storageType, windowCode } from './wgsl-common.js';
 
 /** Forward tile shape: BM query rows per workgroup, BN keys per step, TM x TN scores per thread. */
 export interface ForwardTiles {
@@ -9,6 +9,8 @@ export interface ForwardTiles {
   readonly tn: number;
   /** K and V tiles in separate workgroup arrays (one load phase) or sharing one (less memory). */
   readonly separateKV: boolean;
+  /** Load the next K/V tile into registers while the current one is computed (software double buffering). */
+  readonly prefetch?: boolean;
 }
 
 export interface ForwardShape {
@@ -28,7 +30,11 @@ export function forwardLayout(s: { d: number; dv: number }, t: ForwardTiles) {
   const sq = oddStride(d4);
   const sk = t.separateKV ? oddStride(d4) : oddStride(Math.max(d4, oc * g));
   const sv = t.separateKV ? oc * g : sk;
-  return { g, rg, nt: g * rg, d4, dv4, oc, sq, sk, sv };
+  const nt = g * rg;
+  /** vec4 registers per thread holding the next K (pk) and V (pv) tile when prefetching. */
+  const pk = Math.ceil((t.bn * d4) / nt);
+  const pv = Math.ceil((t.bn * dv4) / nt);
+  return { g, rg, nt, d4, dv4, oc, sq, sk, sv, pk, pv };
 }
 
 /** Workgroup memory in bytes. */
@@ -40,20 +46,79 @@ export function forwardSmem(s: { d: number; dv: number; subgroups: boolean }, t:
 }
 
 /**
- * Forward: one workgroup per (Q tile, head, sequence). K/V tiles stream through workgroup memory; each thread
- * keeps running max, sum and its O slice in registers; O and LSE are written once.
+ * Forward: one workgroup per (Q tile, head, sequence). K/V tiles stream through workgroup memory (with `prefetch`,
+ * the next tile is loaded into registers while the current one is computed); each thread keeps running max, sum and
+ * its O slice in registers; P goes through workgroup memory and is read back as vec4 (four keys per load) for PV;
+ * O and LSE are written once. With `stats` (backward, f32): only each row's max and 1/sum, no V.
  */
 export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): string {
   const L = forwardLayout(s, t);
   const { g, rg, nt, d4, dv4, oc, sq, sk, sv } = L;
   const { bm, bn, tm, tn } = t;
+  const pf = !!t.prefetch;
+  const useV = !stats;
   const vs = t.separateKV ? 'vs' : 'ks';
   const vecD = s.d % 4 === 0;
   const vecDV = s.dv % 4 === 0;
-  const reduceMax = (i: number) =>
-    s.subgroups
-      ? groupReduceShuffle(`mx${i}`, g, 'max')
-      : '';
+  const bn4 = bn / 4;
+  const reduceMax = (i: number) => (s.subgroups ? groupReduceShuffle(`mx${i}`, g, 'max') : '');
+  const kTile = { rows: bn, dim: s.d, nt, ld: 'k', rowEnd: 'sk', seqRowBase: 'kr0', heads: 'P.hkv', head: 'hk', shift: 'P.kShift' };
+  const vTile = { rows: bn, dim: s.dv, nt, ld: 'v', rowEnd: 'sk', seqRowBase: 'kr0', heads: 'P.hkv', head: 'hk', shift: 'P.vShift' };
+  const loadK = (row0: string) => (pf ? prefetchTile({ ...kTile, name: 'pk', n: L.pk, row0 }) : loadTile({ ...kTile, dst: 'ks', stride: sk, row0 }));
+  const loadV = (row0: string) => (pf ? prefetchTile({ ...vTile, name: 'pv', n: L.pv, row0 }) : loadTile({ ...vTile, dst: vs, stride: sv, row0 }));
+  const storeK = storePrefetched({ name: 'pk', n: L.pk, rows: bn, dim: s.d, nt, dst: 'ks', stride: sk });
+  const storeV = storePrefetched({ name: 'pv', n: L.pv, rows: bn, dim: s.dv, nt, dst: vs, stride: sv });
+  // Key tiles: with prefetch, tile j0 is in registers at the top of step j0 and is stored first; the next one is
+  // loaded right after (K, and V when separate) or after V's store (V sharing K's array).
+  const stepLoad = pf
+    ? `${storeK}
+    ${t.separateKV && useV ? storeV : ''}
+    workgroupBarrier();
+    let more = j0 + ${bn} < jhi;
+    if (more) {
+    ${loadK('kb + ' + bn + 'u')}
+    ${t.separateKV && useV ? loadV('kb + ' + bn + 'u') : ''}
+    }`
+    : `${loadK('kb')}
+    ${t.separateKV && useV ? loadV('kb') : ''}
+    workgroupBarrier();`;
+  const sharedV = pf
+    ? `${storeV}
+    if (more) {
+    ${loadV('kb + ' + bn + 'u')}
+    }`
+    : loadV('kb');
+  const pv = useV
+    ? `${t.separateKV ? '' : `${s.subgroups ? 'workgroupBarrier();' : ''}
+    ${sharedV}`}
+    workgroupBarrier();
+    for (var j4 = 0u; j4 < ${bn4}u; j4++) {
+      ${rep(tm, (i) => `let p${i} = ps[r${i} * ${bn4}u + j4];`, ' ')}
+      ${rep(4, (jj) => `${rep(oc, (c) => `let w${jj}_${c} = ${vs}[(j4 * 4u + ${jj}u) * ${sv}u + tx + ${g * c}u];`, ' ')}
+      ${rep(tm * oc, (x) => `o${Math.floor(x / oc)}_${x % oc} += p${Math.floor(x / oc)}[${jj}] * w${jj}_${x % oc};`, ' ')}`, '\n      ')}
+    }`
+    : '';
+  const rowSums = s.subgroups
+    ? rep(tm, (i) => groupReduceShuffle(`l${i}`, g, 'add'))
+    : `workgroupBarrier();
+  ${rep(tm, (i) => `red[r${i} * ${g}u + tx] = l${i};`, ' ')}
+  workgroupBarrier();
+  ${rep(tm, (i) => `l${i} = 0.0; for (var q = 0u; q < ${g}u; q++) { l${i} += red[r${i} * ${g}u + q]; }`)}`;
+  const epilogue = stats
+    ? rep(tm, (i) => `if (gi${i} < i32(sq) && tx == 0u) {
+    let ri = (u.z + u32(gi${i})) * P.hq + h;
+    RS[ri] = vec4<f32>(m${i}, select(0.0, 1.0 / l${i}, l${i} > 0.0), RS[ri].z, 0.0);
+  }`)
+    : `let ninf = bitcast<f32>(P.ninfBits);
+  ${rep(tm, (i) => `if (gi${i} < i32(sq)) {
+    let row = qr0 + u32(gi${i});
+    let inv = select(0.0, 1.0 / l${i}, l${i} > 0.0);
+    ${rep(oc, (c) => `if (tx + ${g * c}u < ${dv4}u) { st4_o((row * P.hq + h) * ${s.dv}u + (tx + ${g * c}u) * 4u + P.oShift, tx + ${g * c}u, o${i}_${c} * inv); }`, '\n    ')}
+    if (tx == 0u) {
+      let li = b * P.lseBatchStride + h * P.lseHeadStride + select(0u, u.z, P.lseVarlen == 1u) + u32(gi${i});
+      Lb[li] = select(ninf, (m${i} + log2(l${i})) * 0.6931471805599453, l${i} > 0.0);
+    }
+  }`)}`;
   return `${s.subgroups ? 'enable subgroups;\n' : ''}${paramStruct()}
 @group(0) @binding(1) var<storage, read> cu: array<u32>;
 @group(0) @binding(3) var<storage, read> Qb: ${storageType(s.dtype, vecD)};
@@ -65,8 +130,8 @@ ${loaders('q', 'Qb', s.dtype, s.d, vecD)}${loaders('k', 'Kb', s.dtype, s.d, vecD
 const NEG: f32 = -3.0e38;
 var<workgroup> qs: array<vec4<f32>, ${bm * sq}>;
 var<workgroup> ks: array<vec4<f32>, ${bn * sk}>;
-${t.separateKV && !stats ? `var<workgroup> vs: array<vec4<f32>, ${bn * sv}>;` : ''}
-${stats ? '' : `var<workgroup> ps: array<f32, ${bm * bn}>;`}
+${t.separateKV && useV ? `var<workgroup> vs: array<vec4<f32>, ${bn * sv}>;` : ''}
+${useV ? `var<workgroup> ps: array<vec4<f32>, ${(bm * bn) / 4}>;` : ''}
 ${s.subgroups ? '' : `var<workgroup> red: array<f32, ${bm * g}>;`}
 var<workgroup> uni: vec4<u32>;
 
@@ -78,13 +143,19 @@ ${queryTilePrologue(bm)}
   let tx = t % ${g}u;
   ${rep(tm, (i) => `let r${i} = rg + ${rg * i}u; let gi${i} = i32(i0 + r${i});\n  ${windowCode(`lo${i}`, `hi${i}`, `gi${i}`)}
   var m${i} = NEG; var l${i} = 0.0;
-  ${stats ? '' : rep(oc, (c) => `var o${i}_${c} = vec4<f32>(0.0);`, ' ')}`)}
-  for (var j0 = (jlo / ${bn}) * ${bn}; j0 < jhi; j0 += ${bn}) {
+  ${useV ? rep(oc, (c) => `var o${i}_${c} = vec4<f32>(0.0);`, ' ') : ''}`)}
+  let jstart = (jlo / ${bn}) * ${bn};
+  ${pf ? `${prefetchVars('pk', L.pk)}
+  ${useV ? prefetchVars('pv', L.pv) : ''}
+  if (jstart < jhi) {
+    let kb = u32(jstart);
+    ${loadK('kb')}
+    ${useV ? loadV('kb') : ''}
+  }` : ''}
+  for (var j0 = jstart; j0 < jhi; j0 += ${bn}) {
     workgroupBarrier();
     let kb = u32(j0);
-    ${loadTile({ dst: 'ks', stride: sk, rows: bn, dim: s.d, nt, ld: 'k', row0: 'kb', rowEnd: 'sk', seqRowBase: 'kr0', heads: 'P.hkv', head: 'hk', shift: 'P.kShift' })}
-    ${t.separateKV && !stats ? loadTile({ dst: 'vs', stride: sv, rows: bn, dim: s.dv, nt, ld: 'v', row0: 'kb', rowEnd: 'sk', seqRowBase: 'kr0', heads: 'P.hkv', head: 'hk', shift: 'P.vShift' }) : ''}
-    workgroupBarrier();
+    ${stepLoad}
     ${rep(tm * tn, (x) => `var s${Math.floor(x / tn)}_${x % tn} = 0.0;`, ' ')}
     for (var k = 0u; k < ${d4}u; k++) {
       ${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + k];`, ' ')}
@@ -98,39 +169,13 @@ ${queryTilePrologue(bm)}
     workgroupBarrier();
     ${rep(tm, (i) => `for (var q = 0u; q < ${g}u; q++) { mx${i} = max(mx${i}, red[r${i} * ${g}u + q]); }`)}`}
     ${rep(tm, (i) => `let mn${i} = max(m${i}, mx${i}); let al${i} = exp2x(m${i} - mn${i}); m${i} = mn${i};
-    ${rep(tn, (j) => `let p${i}_${j} = select(0.0, exp2x(x${i}_${j} - mn${i}), v${i}_${j});${stats ? '' : ` ps[r${i} * ${bn}u + tx + ${g * j}u] = p${i}_${j};`}`, ' ')}
+    ${rep(tn, (j) => `let p${i}_${j} = select(0.0, exp2x(x${i}_${j} - mn${i}), v${i}_${j});${useV ? ` { let pi = r${i} * ${bn}u + tx + ${g * j}u; ps[pi >> 2u][pi & 3u] = p${i}_${j}; }` : ''}`, ' ')}
     l${i} = l${i} * al${i} + ${rep(tn, (j) => `p${i}_${j}`, ' + ')};
-    ${stats ? '' : rep(oc, (c) => `o${i}_${c} *= al${i};`, ' ')}`)}
-    ${stats ? '}\n  /*' : ''}
-    ${t.separateKV ? '' : `${s.subgroups ? 'workgroupBarrier();' : ''}
-    ${loadTile({ dst: 'ks', stride: sk, rows: bn, dim: s.dv, nt, ld: 'v', row0: 'kb', rowEnd: 'sk', seqRowBase: 'kr0', heads: 'P.hkv', head: 'hk', shift: 'P.vShift' })}`}
-    workgroupBarrier();
-    for (var j = 0u; j < ${bn}u; j++) {
-      ${rep(tm, (i) => `let p${i} = ps[r${i} * ${bn}u + j];`, ' ')}
-      ${rep(oc, (c) => `let w${c} = ${vs}[j * ${sv}u + tx + ${g * c}u];`, ' ')}
-      ${rep(tm * oc, (x) => `o${Math.floor(x / oc)}_${x % oc} += p${Math.floor(x / oc)} * w${x % oc};`, ' ')}
-    }
+    ${useV ? rep(oc, (c) => `o${i}_${c} *= al${i};`, ' ') : ''}`)}
+    ${pv}
   }
-  ${stats ? '*/' : ''}
-  ${s.subgroups ? rep(tm, (i) => groupReduceShuffle(`l${i}`, g, 'add')) : `workgroupBarrier();
-  ${rep(tm, (i) => `red[r${i} * ${g}u + tx] = l${i};`, ' ')}
-  workgroupBarrier();
-  ${rep(tm, (i) => `l${i} = 0.0; for (var q = 0u; q < ${g}u; q++) { l${i} += red[r${i} * ${g}u + q]; }`)}`}
-  ${stats ? rep(tm, (i) => `if (gi${i} < i32(sq) && tx == 0u) {
-    let ri = (u.z + u32(gi${i})) * P.hq + h;
-    RS[ri] = vec4<f32>(m${i}, select(0.0, 1.0 / l${i}, l${i} > 0.0), RS[ri].z, 0.0);
-  }`) + '\n}\n/*' : ''}
-  let ninf = bitcast<f32>(P.ninfBits);
-  ${rep(tm, (i) => `if (gi${i} < i32(sq)) {
-    let row = qr0 + u32(gi${i});
-    let inv = select(0.0, 1.0 / l${i}, l${i} > 0.0);
-    ${rep(oc, (c) => `if (tx + ${g * c}u < ${dv4}u) { st4_o((row * P.hq + h) * ${s.dv}u + (tx + ${g * c}u) * 4u + P.oShift, tx + ${g * c}u, o${i}_${c} * inv); }`, '\n    ')}
-    if (tx == 0u) {
-      let li = b * P.lseBatchStride + h * P.lseHeadStride + select(0u, u.z, P.lseVarlen == 1u) + u32(gi${i});
-      Lb[li] = select(ninf, (m${i} + log2(l${i})) * 0.6931471805599453, l${i} > 0.0);
-    }
-  }`)}
+  ${rowSums}
+  ${epilogue}
 }
-${stats ? '*/' : ''}
 `;
 }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The webgpu backend's GPU-machine session, in one call (after `npm run build` and scripts/device/prepare.sh here;
+# carry ".device" and "out/device"):
+#   bash .device/on-device.sh bash out/device/webgpu/device.sh STEP...
+# Steps, run in order, each time-boxed:
+#   sweep          forward tile/option variants at seqlen 4096, d64/d128, f32 (GPU timestamps; TILE_VARIANTS=JSON)
+#   gpubench       forward+backward f32, d64/d128, causal and not, seqlens 1k-16k (GPU timestamps)
+#   oldbench       the same with out/device/webgpu/run-old.js when present (a bundle of the previous kernels)
+#   grid:S:W       the CLI's full conformance grid through scripts/device/run.sh (W workers, none started after S s)
+#   torch          PyTorch f32 SDPA (memory-efficient) on the same shapes (scripts/torch-sdpa-f32.py), the yardstick
+#   bench          `flashattn bench --backends webgpu`, f32, d64/d128, seqlens 1k-16k, causal and not (wall time)
+# Results: $OUT/webgpu.tgz (every log and JSON line), plus run.sh's env.txt, summary.json and logs.tgz.
+set -u
+D=out/device
+X=$D/node_modules/webgpu/dist/linux-x64
+[ -f $X/dawn.node ] || xz -dc $X/dawn.node.xz > $X/dawn.node
+W=/tmp/wg; rm -rf $W; mkdir -p $W/old
+T0=$SECONDS
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > $W/gpu.txt 2>&1
+SEQS=${SEQS:-1024,2048,4096,8192,16384}
+quiet() { grep -v 'artificially reduced'; }
+for step in "$@"; do
+  case $step in
+    sweep) OUT=$W timeout ${SWEEP_S:-70} node $D/webgpu/run.js tiles 2>&1 | quiet > $W/sweep.log ;;
+    gpubench) OUT=$W BENCH_F16=0 BENCH_SEQS=${GPU_SEQS:-$SEQS} BENCH_S=${GPUBENCH_S:-80} timeout 100 node $D/webgpu/run.js bench 2>&1 | quiet > $W/gpubench.log ;;
+    oldbench) [ -f $D/webgpu/run-old.js ] && OUT=$W/old BENCH_SEQS=${GPU_SEQS:-$SEQS} BENCH_S=${OLDBENCH_S:-60} timeout 80 node $D/webgpu/run-old.js bench 2>&1 | quiet > $W/oldbench.log ;;
+    torch) timeout ${TORCH_S:-60} python3 $D/webgpu/torch-sdpa-f32.py ${TORCH_SEQS:-1024,4096,16384} > $W/torch.jsonl 2> $W/torch.err ;;
+    grid:*) IFS=: read -r _ dl wk <<<"$step"; bash $D/run.sh webgpu "$dl" "$wk" > $W/grid.log 2>&1 ;;
+    bench)
+      masks=(""); [ "${BENCH_CAUSAL:-1}" = 1 ] && masks+=(--causal)
+      for c in "${masks[@]}"; do
+        timeout ${BENCH_S:-60} node $D/cli/main.js bench --backends webgpu --dtype f32 --headdims 64,128 --seqlens $SEQS \
+          --repeats ${REPEATS:-3} --warmup 1 $c --json > $W/cli-bench${c:+-causal}.json 2> $W/cli-bench${c:+-causal}.err
+      done ;;
+  esac
+  echo "$step done at $((SECONDS - T0))s" | tee -a $W/timeline.txt
+  tar czf $OUT/webgpu.tgz -C /tmp wg # after every step, so that a time-out still returns what was done
+done
