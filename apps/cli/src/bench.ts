@@ -258,13 +258,21 @@ export async function bench(f: Flags): Promise<number> {
     }
   }
 
+  let chartError: string | undefined;
   if (chartFile !== undefined) {
     const pts: ChartPoint[] = rows.filter((r) => r.tflops !== undefined).map((r) => ({ backend: r.backend, seqlen: r.seqlen, headDim: r.headDim, mode: r.mode, tflops: r.tflops! }));
     if (pts.length === 0) notes.push(`chart: nothing was timed, ${chartFile} not written`);
     else {
       const title = `attention ${dtype}${causal ? ' causal' : ''}, ${fixedBatch ? `batch ${fixedBatch}` : `batch x seqlen = ${tokens}`}, ${fixedHeads ? `${fixedHeads} heads` : `hidden ${hidden}`} (${runtimeVersion()})`;
-      writeBytes(chartFile, await renderChart(pts, title));
-      notes.push(`chart written to ${chartFile}`);
+      // The results are printed whatever happens here: a chart that cannot be drawn (vega not installed, say)
+      // must not lose a long benchmark run. The exit status still reports the failure.
+      try {
+        writeBytes(chartFile, await renderChart(pts, title));
+        notes.push(`chart written to ${chartFile}`);
+      } catch (e) {
+        chartError = `chart not written to ${chartFile}: ${e instanceof Error ? e.message : String(e)}`;
+        notes.push(chartError);
+      }
     }
   }
 
@@ -286,6 +294,10 @@ export async function bench(f: Flags): Promise<number> {
   if (rows.length === 0 || rows.every((r) => r.tflops === undefined)) {
     err('flashattn bench: nothing was timed (no backend available or every point unsupported)\n');
     return 3;
+  }
+  if (chartError !== undefined) {
+    err(`flashattn bench: ${chartError}\n`);
+    return 1;
   }
   return 0;
 }
