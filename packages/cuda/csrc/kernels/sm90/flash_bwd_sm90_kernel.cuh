@@ -11,6 +11,8 @@
 //   split over the two warpgroups (BMQ = 64: by head-dim halves; BMQ = 128: by query halves), added to an f32
 //   accumulator (zeroed first; converted to the dtype by bwd_convert_dq_kernel): BULK = staged in shared memory and
 //   added by cp.reduce.async.bulk (one per row), else RED.ADD.v2 from registers.
+// V7 (template flag, default since v7): tiles that need no mask and have no softcap / score transform run a second,
+// select-free copy of the elementwise loop (same arithmetic); see Traits.
 #pragma once
 #include <type_traits>
 #include "../block_info.cuh"
@@ -20,8 +22,14 @@
 namespace flash {
 namespace sm90bwd {
 
-template <int D, int BMQ, bool BULK>
+template <int D, int BMQ, bool BULK, bool V7 = false>
 struct Traits {
+  // V7 (2026-11-21 v7): fast elementwise path for tiles without mask / softcap (same arithmetic, no per-element
+  // mask / softcap selects). kPipeDq (off): the RED of tile it's dQ deferred under tile it+1's S^T / dP^T GEMMs with
+  // the dS^T tile double-buffered; ptxas serializes the wgmmas then (C7514: accumulator registers of a completed
+  // wgmma read while later ones are in flight) and spills 50 B at D = 64, so it is compiled out.
+  static constexpr bool kPipeDq = false;
+  static constexpr int kSdsBufs = kPipeDq ? 2 : 1;
   static constexpr int kStages = 3;  // Q / dO / LSE / D stages (prefetch distance 2)
   static constexpr int BN = 128, kThreads = 256;
   static_assert(D % 64 == 0 && D <= 128, "head-dim buckets 64 and 128");
@@ -35,7 +43,7 @@ struct Traits {
   static constexpr int kDqRows = kDqSplitN ? BMQ : 128, kDqStride = D + 8;
   static constexpr int kTileDq = BULK ? kDqRows * kDqStride * 4 : 0;
   static constexpr int oK = 0, oV = kTileK, oQ = 2 * kTileK, odO = oQ + kStages * kTileQ,
-                       oS = odO + kStages * kTileQ, oDq = oS + kTileS, oL = oDq + kTileDq, oD = oL + kStages * BMQ * 4;
+                       oS = odO + kStages * kTileQ, oDq = oS + kSdsBufs * kTileS, oL = oDq + kTileDq, oD = oL + kStages * BMQ * 4;
   static constexpr int kSmem = oD + kStages * BMQ * 4 + 1024;  // + slack to align the base to 1024
 };
 
@@ -51,11 +59,12 @@ __device__ __forceinline__ uint64_t opaque(uint64_t x) {
   return x;
 }
 
-template <typename T, int D, int BMQ, bool BULK>
+template <typename T, int D, int BMQ, bool BULK, bool V7 = false>
 __global__ void __launch_bounds__(256, 1)
     flash_bwd_sm90_kernel(const FlashBwdParams bp, const float* __restrict__ dsum, float* __restrict__ dq_accum) {
 #ifdef FLASH_SM90_ARCH  // sm90/wgmma.cuh: sm_90a device pass only
-  using Tr = Traits<D, BMQ, BULK>;
+  using Tr = Traits<D, BMQ, BULK, V7>;
+  constexpr bool PIPE = Tr::kPipeDq;
   constexpr int NST = Tr::kStages;
   constexpr int BN = Tr::BN, THREADS = Tr::kThreads;
   constexpr int NS = BMQ / 2;      // S^T, dP^T accumulator floats per thread (m64 x BMQ)
@@ -136,6 +145,25 @@ __global__ void __launch_bounds__(256, 1)
     }
   };
 
+  const int qrow0 = Tr::kDqSplitN ? 0 : wg * 64, col0 = Tr::kDqSplitN ? wg * (D / 2) : 0;
+  // RED.ADD.v2 of this thread's dQ partial of the Q tile at rows i0_ (query head h_).
+  auto red_dq = [&](const float (&dq)[NQ], int i0_, int h_) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int i = i0_ + qrow0 + warp * 16 + (lane >> 2) + 8 * r;
+      if (i < bi.sq) {
+        float* row = dq_accum + ((int64_t)(bi.q_start + i) * p.h_q + h_) * p.d_qk + col0;
+#pragma unroll
+        for (int jn = 0; jn < DQN / 8; ++jn) {
+          const int c = jn * 8 + (lane & 3) * 2;
+          if (col0 + c < p.d_qk) red_add_v2(row + c, dq[4 * jn + 2 * r], dq[4 * jn + 2 * r + 1]);
+        }
+      }
+    }
+  };
+  float dqa[NQ];     // PIPE: tile it-1's dQ partial, reduced under tile it's S^T / dP^T GEMMs
+  int pend_i0 = 0, pend_h = 0;
+
   if (total > 0) {
     sm90::load_tile_sw128<T, BN, D, THREADS>(sK, K + (int64_t)(bi.k_start + j0) * ks + (int64_t)hk * p.d_qk, ks, bi.sk - j0, qch,
                                tid, K);
@@ -180,6 +208,13 @@ __global__ void __launch_bounds__(256, 1)
         sm90::wgmma_ss<T, BMQ, 0, 0>(dp, sm90::desc_add(dV0, ko), sm90::desc_add(ddO0, qo), kk > 0);
       }
       sm90::commit_group();
+      if constexpr (PIPE) {
+        if (it > 0) {
+          sm90::wait_group<2>();  // tile it-1's dQ wgmma (issued before S^T / dP^T) done
+          sm90::fence_operand(dqa);
+          red_dq(dqa, pend_i0, pend_h);
+        }
+      }
       sm90::wait_group<0>();
       sm90::fence_operand(s);
       sm90::fence_operand(dp);
@@ -197,6 +232,22 @@ __global__ void __launch_bounds__(256, 1)
         }
       }
       uint32_t pP[KQ][4], pS[KQ][4];
+      if (V7 && !need_mask && !sx.transform) {
+        // Same arithmetic as the general loop below when every element is visible and there is no softcap.
+#pragma unroll
+        for (int jn = 0; jn < BMQ / 8; ++jn) {
+          const float2 l2 = *reinterpret_cast<const float2*>(sL + jn * 8 + (lane & 3) * 2);
+          const float2 d2 = *reinterpret_cast<const float2*>(sD + jn * 8 + (lane & 3) * 2);
+          const float nl0 = l2.x == -INFINITY ? -INFINITY : -l2.x * kLog2e;
+          const float nl1 = l2.y == -INFINITY ? -INFINITY : -l2.y * kLog2e;
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float pr = fast_exp2(fmaf(s[4 * jn + e], sx.mult, (e & 1) ? nl1 : nl0));
+            dp[4 * jn + e] = pr * (dp[4 * jn + e] - ((e & 1) ? d2.y : d2.x));
+            s[4 * jn + e] = pr;
+          }
+        }
+      } else
 #pragma unroll
       for (int jn = 0; jn < BMQ / 8; ++jn) {
         const float2 l2 = *reinterpret_cast<const float2*>(sL + jn * 8 + (lane & 3) * 2);
@@ -242,7 +293,8 @@ __global__ void __launch_bounds__(256, 1)
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
           const int kr = krow + warp * 16 + (lane >> 2) + 8 * r, qc = jn * 8 + (lane & 3) * 2;
-          *reinterpret_cast<uint32_t*>(sgen + Tr::oS + sm90::sw128_offset(BN, kr, qc)) = pS[jn >> 1][(jn & 1) * 2 + r];
+          *reinterpret_cast<uint32_t*>(sgen + Tr::oS + (PIPE ? (it & 1) * Tr::kTileS : 0) +
+                                       sm90::sw128_offset(BN, kr, qc)) = pS[jn >> 1][(jn & 1) * 2 + r];
         }
       sm90::fence_proxy_async();
       if constexpr (BULK) {
@@ -253,8 +305,7 @@ __global__ void __launch_bounds__(256, 1)
       cp_async_commit();  // (possibly empty group: keeps wait<1> counting right)
 
       // dQ_partial (m64 x DQN) = dS K: A = dS^T tile read M-major (queries contiguous), B = K N-major.
-      float dqa[NQ];
-      const uint64_t dS0 = opaque(mndesc(sdS, BN * 128)), dKt = opaque(mndesc(sK, BN * 128));
+      const uint64_t dS0 = opaque(mndesc(sdS + (PIPE ? (it & 1) * Tr::kTileS : 0), BN * 128)), dKt = opaque(mndesc(sK, BN * 128));
       sm90::fence();
 #pragma unroll
       for (int kk = 0; kk < BN / 16; ++kk) {
@@ -263,15 +314,21 @@ __global__ void __launch_bounds__(256, 1)
         sm90::wgmma_ss<T, DQN, 1, 1>(dqa, sm90::desc_add(dS0, ao), sm90::desc_add(dKt, bo), kk > 0);
       }
       sm90::commit_group();
-      sm90::wait_group<0>();
-      sm90::fence_operand(dqa);
+      if constexpr (PIPE) {
+        sm90::wait_group<1>();  // dV, dK done (pP / pS free); dQ stays in flight into the next iteration
+      } else {
+        sm90::wait_group<0>();
+        sm90::fence_operand(dqa);
+      }
       sm90::fence_operand(acc_dk);
       sm90::fence_operand(acc_dv);
 #pragma unroll
       for (int kk = 0; kk < KQ; ++kk) { sm90::fence_operand(pP[kk]); sm90::fence_operand(pS[kk]); }
 
-      const int qrow0 = Tr::kDqSplitN ? 0 : wg * 64, col0 = Tr::kDqSplitN ? wg * (D / 2) : 0;
-      if constexpr (BULK) {
+      if constexpr (PIPE) {
+        pend_i0 = i0;
+        pend_h = h;
+      } else if constexpr (BULK) {
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
           float* row = sDq + (qrow0 + warp * 16 + (lane >> 2) + 8 * r) * Tr::kDqStride + col0 + (lane & 3) * 2;
@@ -281,19 +338,13 @@ __global__ void __launch_bounds__(256, 1)
         }
         sm90::fence_proxy_async();  // read by the bulk copy engine after the next barrier
       } else {
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int i = i0 + qrow0 + warp * 16 + (lane >> 2) + 8 * r;
-          if (i < bi.sq) {
-            float* row = dq_accum + ((int64_t)(bi.q_start + i) * p.h_q + h) * p.d_qk + col0;
-#pragma unroll
-            for (int jn = 0; jn < DQN / 8; ++jn) {
-              const int c = jn * 8 + (lane & 3) * 2;
-              if (col0 + c < p.d_qk) red_add_v2(row + c, dqa[4 * jn + 2 * r], dqa[4 * jn + 2 * r + 1]);
-            }
-          }
-        }
+        red_dq(dqa, i0, h);
       }
+    }
+    if constexpr (PIPE) {
+      sm90::wait_group<0>();
+      sm90::fence_operand(dqa);
+      red_dq(dqa, pend_i0, pend_h);
     }
     if constexpr (BULK) {
       __syncthreads();
