@@ -7,6 +7,7 @@
 #                          dawn.node xz-compressed (21 MB -> ~5 MB); run.sh unpacks it. out/device/webgpu/run.js:
 #                          packages/webgpu's device script (tile sweep, GPU-timestamp benchmark)
 #   out/device/*.sh|mjs    run.sh, summarize.mjs
+#   out/device/peers/      the torch peer script of `bench --peer torch`
 # Usage (repo root, after npm run build): bash scripts/device/prepare.sh [WORKERS] [CHUNK] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,6 +18,8 @@ rm -rf $D && mkdir -p $D/cases $D/cuda
 npx esbuild scripts/device/make-cases.ts --bundle --platform=node --format=esm --log-level=warning --outfile=$D/make-cases.mjs
 node $D/make-cases.mjs $D/cases "${1:-14}" "${2:-3}" "${3:-20261121}"
 cp scripts/device/run.sh scripts/device/summarize.mjs $D/
+# `bench --peer torch` looks for peers/torch_sdpa.py beside the bundle's folder (apps/cli's layout).
+mkdir -p $D/peers && cp apps/cli/peers/torch_sdpa.py $D/peers/
 if [ -f packages/cuda/build/flashattn_cuda.node ]; then
   cp packages/cuda/build/flashattn_cuda.node $D/cuda/
   (cd packages/cuda && node scripts/bundle-device.mjs >/dev/null) && cp packages/cuda/build/device-verify.mjs $D/cuda/
