@@ -153,7 +153,7 @@ extern "C" cudaError_t flash_fwd(const FlashFwdParams* params, cudaStream_t stre
         bucket == 64    ? (f16 ? run_fwd_sm90<__half, 64>(*p, stream) : run_fwd_sm90<__nv_bfloat16, 64>(*p, stream))
         : bucket == 128 ? (f16 ? run_fwd_sm90<__half, 128>(*p, stream) : run_fwd_sm90<__nv_bfloat16, 128>(*p, stream))
                         : (f16 ? run_fwd_sm90<__half, 256>(*p, stream) : run_fwd_sm90<__nv_bfloat16, 256>(*p, stream));
-    if (e != cudaErrorNotSupported) return e;  // NotSupported: no sm_90a image in this build -> mma.sync kernels
+    if (e != cudaErrorNotSupported) return e;  // NotSupported: no sm_90a image in this build (or d256 switched off) -> mma.sync kernels
   }
   return p->dtype == FLASH_F16 ? dispatch_fwd<__half>(*p, bucket, stream)
                                : dispatch_fwd<__nv_bfloat16>(*p, bucket, stream);
@@ -162,7 +162,7 @@ extern "C" cudaError_t flash_fwd(const FlashFwdParams* params, cudaStream_t stre
 // Half types: D rowsums [total_q, h_q] f32, then (non-deterministic, head dims <= 128) the f32 dQ accumulator.
 static int bucket_of(const FlashFwdParams& p) { return bucket_for(p.d_qk > p.d_v ? p.d_qk : p.d_v); }
 static int64_t dq_accum_bytes(const FlashBwdParams& p) {
-  // sm90 wgmma backward (non-deterministic mode, buckets <= 128, CC 9.0): f32 dQ accumulator. Sized whether or not
+  // sm90 wgmma backward (non-deterministic mode, buckets <= 128 and 256, CC 9.0): f32 dQ accumulator. Sized whether or not
   // FLASHATTN_CUDA_SM90=0 switches the path off, so the workspace does not depend on the environment.
   if (bwd_sm90_eligible(p, bucket_of(p.fwd)))
     return (int64_t)p.fwd.batch * p.fwd.max_seqlen_q * p.fwd.h_q * p.fwd.d_qk * (int64_t)sizeof(float);
@@ -210,9 +210,12 @@ extern "C" cudaError_t flash_bwd(const FlashBwdParams* params, cudaStream_t stre
     const bool f16 = p->fwd.dtype == FLASH_F16;
     e = bwd_sm90_kernel_dim(bucket) == 64
             ? (f16 ? run_bwd_sm90<__half, 64>(*p, dsum, dqa, stream) : run_bwd_sm90<__nv_bfloat16, 64>(*p, dsum, dqa, stream))
-            : (f16 ? run_bwd_sm90<__half, 128>(*p, dsum, dqa, stream)
-                   : run_bwd_sm90<__nv_bfloat16, 128>(*p, dsum, dqa, stream));
-    if (e != cudaErrorNotSupported) return e;  // NotSupported: no sm_90a image in this build -> mma.sync kernels
+        : bwd_sm90_kernel_dim(bucket) == 128
+            ? (f16 ? run_bwd_sm90<__half, 128>(*p, dsum, dqa, stream)
+                   : run_bwd_sm90<__nv_bfloat16, 128>(*p, dsum, dqa, stream))
+            : (f16 ? run_bwd_sm90<__half, 256>(*p, dsum, dqa, stream)
+                   : run_bwd_sm90<__nv_bfloat16, 256>(*p, dsum, dqa, stream));
+    if (e != cudaErrorNotSupported) return e;  // NotSupported: no sm_90a image in this build (or d256 switched off) -> mma.sync kernels
   }
   return p->fwd.dtype == FLASH_F16 ? dispatch_bwd<__half>(*p, dsum, dqa, bucket, stream)
                                    : dispatch_bwd<__nv_bfloat16>(*p, dsum, dqa, bucket, stream);

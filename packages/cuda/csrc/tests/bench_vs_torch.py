@@ -6,7 +6,9 @@ to torch flash's own error), and times with triton.testing.do_bench (median ms).
 (fwd = 4*b*h*s^2*d, halved when causal; fwd+bwd = 3.5x fwd).
 usage: python3 bench_vs_torch.py LIB [--quick] [--dtypes fp16,bf16] [--out results.json] [--sm90 0,1]
 --sm90 0,1: ours is timed once per FLASHATTN_CUDA_SM90 value (set in os.environ, which flash_api.cu reads per call);
-the correctness checks run with the environment as given (sm90 on by default on an H100).
+the correctness checks run with the environment as given (sm90 on by default on an H100). A/B values besides 0 / 1
+(flash_bwd_sm90*.h): 2 / 3 (formerly the warp-specialized d64 bwd, removed) same as 1, 4 v6 bwd kernels, 5 bulk dQ at d64, 6 the v8 d256 bwd on
+(on by default since v8; FLASHATTN_SM90_BWD_D256=0 turns it off).
 """
 import ctypes, json, math, os, sys, time, argparse
 import torch

@@ -3,7 +3,7 @@
 // flash-attn criterion: max|out - oracle| <= 2 * max|naive - oracle| + atol (3x for dq, dk, dv); LSE within 1e-4
 // relative and -inf exact. Outputs are poisoned with NaN before every kernel run. Backward is run twice and must be
 // bit-identical (determinism). Exit status 1 on any failure.
-//   usage: kernel_test [quick|full]
+//   usage: kernel_test [quick|full|small|small256|d256|one]
 #include "../flash_params.h"
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -311,6 +311,16 @@ int main(int argc, char** argv) {
     dense(t, 2, 2, 2, 190, 60, 64, 64, -1, 0, 0, true);  // causal, sk < sq: first rows see nothing
     dense(t, 1, 2, 2, 64, 64, 64, 64, 0, 0, 0, true);     // window (0,0): diagonal only
   }
+  // Head dim 256 (sm90 d256 backward, v8): window + GQA, softcap, d_v != d_qk both ways, sk < sq, varlen.
+  for (FlashDtype t : halfs) {
+    dense(t, 2, 4, 2, 300, 300, 256, 256, 50, 20, 0, true);
+    dense(t, 1, 4, 4, 200, 180, 256, 256, -1, -1, 30.f, true);
+    dense(t, 1, 2, 1, 100, 120, 128, 256, -1, 0, 0, true);
+    dense(t, 1, 6, 2, 177, 177, 256, 136, -1, -1, 0, true);
+    dense(t, 2, 2, 2, 190, 60, 256, 256, -1, 0, 0, true);
+    Case c{t, 4, 4, 2, 256, 256, {37, 200, 0, 129}, {90, 150, 33, 129}, -1, 0, 0, true};
+    cases.push_back(c);
+  }
   // Varlen (including an empty sequence).
   for (FlashDtype t : halfs) {
     Case c{t, 4, 4, 2, 64, 64, {37, 200, 0, 129}, {90, 150, 33, 129}, -1, -1, 0, true};
@@ -335,6 +345,21 @@ int main(int argc, char** argv) {
       long work = 0;
       for (int b = 0; b < c.batch; ++b) work += (long)c.sq[b] * c.sk[b];
       if (work * c.hq <= 120000 && small.size() < 12 && (small.empty() || small.back().dtype != c.dtype || c.dqk != small.back().dqk || c.softcap > 0 || c.right >= 0)) small.push_back(c);
+    }
+    cases = small;
+  }
+  if (mode == "d256") {  // every half-precision case of the head-dim-256 bucket (the sm90 d256 backward's cases)
+    std::vector<Case> sel;
+    for (auto& c : cases)
+      if (c.dtype != FLASH_F32 && (c.dqk > 224 || c.dv > 224)) sel.push_back(c);
+    cases = sel;
+  }
+  if (mode == "small256") {  // small head-dim-256-bucket cases, for compute-sanitizer on the sm90 d256 backward
+    std::vector<Case> small;
+    for (auto& c : cases) {
+      long work = 0;
+      for (int b = 0; b < c.batch; ++b) work += (long)c.sq[b] * c.sk[b];
+      if (c.dtype != FLASH_F32 && (c.dqk > 224 || c.dv > 224) && work * c.hq <= 200000) small.push_back(c);
     }
     cases = small;
   }

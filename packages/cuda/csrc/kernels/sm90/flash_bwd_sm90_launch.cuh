@@ -1,13 +1,13 @@
 // Launch of the sm90 wgmma backward (flash_bwd_sm90_kernel.cuh): zero the f32 dQ accumulator, run the dK/dV/dQ
 // kernel, convert dQ (scale folded in) to the dtype. Tiles: 128 keys per CTA (2 warpgroups x 64); Q tiles of 64
-// rows at D = 128, 128 rows at D = 64.
+// rows at D = 128, 128 rows at D = 64. D = 256 (v8): run_bwd_sm90_d256 (flash_bwd_sm90_d256_kernel.cuh, 64 keys per CTA).
 #include <cstdlib>
 #include <cstring>
 #pragma once
 #include "../flash_bwd_kernel.cuh"  // bwd_convert_dq_kernel
 #include "flash_bwd_sm90.h"
 #include "flash_bwd_sm90_kernel.cuh"
-#include "flash_bwd_sm90_ws_kernel.cuh"
+#include "flash_bwd_sm90_d256_kernel.cuh"
 
 namespace flash {
 
@@ -15,95 +15,49 @@ template <int D> struct BwdSm90Config {
   static constexpr int BMQ = D <= 64 ? 128 : 64;
 };
 
+// One sm90 backward run: zero the f32 dQ accumulator, the dK/dV/dQ kernel (grid: key tiles of Tr::BN x kv heads x
+// batch; Tr::kThreads threads, Tr::kSmem bytes of dynamic shared memory), then dQ converted to the dtype (scale
+// folded in). `state` is the caller's per-kernel cache: 0 unknown, 1 usable, -1 not in this binary (no sm_90a image,
+// or the shared-memory opt-in failed): then cudaErrorNotSupported, nothing launched, and the caller falls back.
+template <typename T, typename Tr, typename Kernel>
+cudaError_t launch_bwd_sm90(Kernel kernel, int& state, const FlashBwdParams& p, const float* dsum, float* dq_accum,
+                            cudaStream_t stream) {
+  if (state == 0) {
+    cudaFuncAttributes a{};
+    if (cudaFuncGetAttributes(&a, kernel) != cudaSuccess || a.ptxVersion < 90 || a.binaryVersion < 90) {
+      cudaGetLastError();
+      state = -1;
+    } else if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem) != cudaSuccess) {
+      cudaGetLastError();
+      state = -1;
+    } else {
+      state = 1;
+    }
+  }
+  if (state < 0) return cudaErrorNotSupported;
+  cudaError_t e;
+  const int64_t acc_bytes = (int64_t)p.fwd.batch * p.fwd.max_seqlen_q * p.fwd.h_q * p.fwd.d_qk * 4;
+  if (p.fwd.max_seqlen_q > 0 && (e = cudaMemsetAsync(dq_accum, 0, acc_bytes, stream)) != cudaSuccess) return e;
+  if (p.fwd.max_seqlen_k > 0) {
+    dim3 grid((p.fwd.max_seqlen_k + Tr::BN - 1) / Tr::BN, p.fwd.h_kv, p.fwd.batch);
+    kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(p, dsum, dq_accum);
+    if ((e = cudaGetLastError()) != cudaSuccess) return e;
+  }
+  if (p.fwd.max_seqlen_q > 0) {
+    dim3 grid((p.fwd.max_seqlen_q * (p.fwd.d_qk / 2) + 255) / 256, p.fwd.h_q, p.fwd.batch);
+    if (grid.x > 1024) grid.x = 1024;
+    bwd_convert_dq_kernel<T><<<grid, 256, 0, stream>>>(p, dq_accum);
+    return cudaGetLastError();
+  }
+  return cudaSuccess;
+}
+
 template <typename T, int D, bool BULK, bool V7>
 cudaError_t run_bwd_sm90_v(const FlashBwdParams& p, const float* dsum, float* dq_accum, cudaStream_t stream) {
   constexpr int BMQ = BwdSm90Config<D>::BMQ;
-  using Tr = sm90bwd::Traits<D, BMQ, BULK, V7>;
-  auto kernel = sm90bwd::flash_bwd_sm90_kernel<T, D, BMQ, BULK, V7>;
-  static int state = 0;  // 0 unknown, 1 usable, -1 not in this binary
-  if (state == 0) {
-    cudaFuncAttributes a{};
-    if (cudaFuncGetAttributes(&a, kernel) != cudaSuccess || a.ptxVersion < 90 || a.binaryVersion < 90) {
-      cudaGetLastError();
-      state = -1;
-    } else if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem) != cudaSuccess) {
-      cudaGetLastError();
-      state = -1;
-    } else {
-      state = 1;
-    }
-  }
-  if (state < 0) return cudaErrorNotSupported;
-  cudaError_t e;
-  const int64_t acc_bytes = (int64_t)p.fwd.batch * p.fwd.max_seqlen_q * p.fwd.h_q * p.fwd.d_qk * 4;
-  if (p.fwd.max_seqlen_q > 0 && (e = cudaMemsetAsync(dq_accum, 0, acc_bytes, stream)) != cudaSuccess) return e;
-  if (p.fwd.max_seqlen_k > 0) {
-    dim3 grid((p.fwd.max_seqlen_k + Tr::BN - 1) / Tr::BN, p.fwd.h_kv, p.fwd.batch);
-    kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(p, dsum, dq_accum);
-    if ((e = cudaGetLastError()) != cudaSuccess) return e;
-  }
-  if (p.fwd.max_seqlen_q > 0) {
-    dim3 grid((p.fwd.max_seqlen_q * (p.fwd.d_qk / 2) + 255) / 256, p.fwd.h_q, p.fwd.batch);
-    if (grid.x > 1024) grid.x = 1024;
-    bwd_convert_dq_kernel<T><<<grid, 256, 0, stream>>>(p, dq_accum);
-    return cudaGetLastError();
-  }
-  return cudaSuccess;
-}
-
-// Warp-specialized variant (flash_bwd_sm90_ws_kernel.cuh; D = 64, BMQ = 128 only).
-template <typename T, int D, bool PP>
-cudaError_t run_bwd_sm90_ws(const FlashBwdParams& p, const float* dsum, float* dq_accum, cudaStream_t stream) {
-#ifndef FLASH_WS_BMQ
-#define FLASH_WS_BMQ 64
-#endif
-  constexpr int BMQ = FLASH_WS_BMQ;
-  using Tr = sm90bwd::WsTraits<D, BMQ>;
-  auto kernel = sm90bwd::flash_bwd_sm90_ws_kernel<T, D, BMQ, PP>;
-  static int state = 0;  // 0 unknown, 1 usable, -1 not in this binary
-  if (state == 0) {
-    cudaFuncAttributes a{};
-    if (cudaFuncGetAttributes(&a, kernel) != cudaSuccess || a.ptxVersion < 90 || a.binaryVersion < 90) {
-      cudaGetLastError();
-      state = -1;
-    } else if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem) != cudaSuccess) {
-      cudaGetLastError();
-      state = -1;
-    } else {
-      state = 1;
-    }
-  }
-  if (state < 0) return cudaErrorNotSupported;
-  cudaError_t e;
-  const int64_t acc_bytes = (int64_t)p.fwd.batch * p.fwd.max_seqlen_q * p.fwd.h_q * p.fwd.d_qk * 4;
-  if (p.fwd.max_seqlen_q > 0 && (e = cudaMemsetAsync(dq_accum, 0, acc_bytes, stream)) != cudaSuccess) return e;
-  if (p.fwd.max_seqlen_k > 0) {
-    dim3 grid((p.fwd.max_seqlen_k + Tr::BN - 1) / Tr::BN, p.fwd.h_kv, p.fwd.batch);
-    kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(p, dsum, dq_accum);
-    if ((e = cudaGetLastError()) != cudaSuccess) return e;
-  }
-  if (p.fwd.max_seqlen_q > 0) {
-    dim3 grid((p.fwd.max_seqlen_q * (p.fwd.d_qk / 2) + 255) / 256, p.fwd.h_q, p.fwd.batch);
-    if (grid.x > 1024) grid.x = 1024;
-    bwd_convert_dq_kernel<T><<<grid, 256, 0, stream>>>(p, dq_accum);
-    return cudaGetLastError();
-  }
-  return cudaSuccess;
-}
-
-// Which D = 64 backward kernel: 0 = flash_bwd_sm90_kernel (shared dS^T), 1 = warp-specialized, 2 = warp-specialized
-// with pingpong. FLASHATTN_SM90_BWD_WS=0/1/2 overrides; else FLASHATTN_CUDA_SM90=2 / 3 (A/B values of the bench's
-// --sm90 option; sm90 stays on) select 1 / 2; else FLASH_SM90_BWD_WS_DEFAULT.
-#ifndef FLASH_SM90_BWD_WS_DEFAULT
-#define FLASH_SM90_BWD_WS_DEFAULT 0
-#endif
-inline int bwd_sm90_ws_mode() {
-  const char* w = getenv("FLASHATTN_SM90_BWD_WS");
-  if (w && w[0] >= '0' && w[0] <= '2' && w[1] == 0) return w[0] - '0';
-  const char* v = getenv("FLASHATTN_CUDA_SM90");
-  if (v && strcmp(v, "2") == 0) return 1;
-  if (v && strcmp(v, "3") == 0) return 2;
-  return FLASH_SM90_BWD_WS_DEFAULT;
+  static int state = 0;  // one per kernel instantiation
+  return launch_bwd_sm90<T, sm90bwd::Traits<D, BMQ, BULK, V7>>(sm90bwd::flash_bwd_sm90_kernel<T, D, BMQ, BULK, V7>,
+                                                                 state, p, dsum, dq_accum, stream);
 }
 
 // v7 features of flash_bwd_sm90_kernel (Traits::V7: fast elementwise path for tiles without mask / softcap; the
@@ -124,6 +78,14 @@ inline bool bwd_sm90_v7_enabled(int d) {
   return (d <= 64 ? FLASH_SM90_BWD_V7_D64 : FLASH_SM90_BWD_V7_D128) != 0;
 }
 
+// v8 head-dim-256 kernel (flash_bwd_sm90_d256_kernel.cuh): 64 keys per CTA, Q tiles of 64, RED.ADD.v2 dQ.
+template <typename T, bool V7>
+cudaError_t run_bwd_sm90_d256(const FlashBwdParams& p, const float* dsum, float* dq_accum, cudaStream_t stream) {
+  static int state = 0;  // one per kernel instantiation
+  return launch_bwd_sm90<T, sm90bwd::TraitsD256>(sm90bwd::flash_bwd_sm90_d256_kernel<T, V7>, state, p, dsum, dq_accum,
+                                                 stream);
+}
+
 // Returns cudaErrorNotSupported (nothing launched) when this binary has no sm_90a image of the kernel (e.g. a build
 // without the compute_90a target, where the body would be empty): the caller then runs the mma.sync kernels.
 // dQ accumulation: bulk reductions from shared memory at D = 128 (measured 3-15% faster fwd+bwd than RED there),
@@ -131,11 +93,11 @@ inline bool bwd_sm90_v7_enabled(int d) {
 // FLASHATTN_SM90_BWD_RED=1 / 0 (tuning A/B) forces RED / bulk.
 template <typename T, int D>
 cudaError_t run_bwd_sm90(const FlashBwdParams& p, const float* dsum, float* dq_accum, cudaStream_t stream) {
-  if constexpr (D == 64) {
-    const int ws = bwd_sm90_ws_mode();
-    if (ws == 1) return run_bwd_sm90_ws<T, D, false>(p, dsum, dq_accum, stream);
-    if (ws == 2) return run_bwd_sm90_ws<T, D, true>(p, dsum, dq_accum, stream);
-  }
+  if constexpr (D == 256) {
+    if (!bwd_sm90_d256_enabled()) return cudaErrorNotSupported;  // -> race-free mma.sync kernels
+    return bwd_sm90_v7_enabled(D) ? run_bwd_sm90_d256<T, true>(p, dsum, dq_accum, stream)
+                                  : run_bwd_sm90_d256<T, false>(p, dsum, dq_accum, stream);
+  } else {
   const char* v = getenv("FLASHATTN_SM90_BWD_RED");
   const char* sv = getenv("FLASHATTN_CUDA_SM90");  // A/B value 5: bulk dQ reductions at D = 64 too
   const bool red = v && (strcmp(v, "1") == 0 || strcmp(v, "0") == 0) ? strcmp(v, "1") == 0
@@ -145,6 +107,7 @@ cudaError_t run_bwd_sm90(const FlashBwdParams& p, const float* dsum, float* dq_a
                    : run_bwd_sm90_v<T, D, false, false>(p, dsum, dq_accum, stream))
              : (v7 ? run_bwd_sm90_v<T, D, true, true>(p, dsum, dq_accum, stream)
                    : run_bwd_sm90_v<T, D, true, false>(p, dsum, dq_accum, stream));
+  }
 }
 
 }  // namespace flash
