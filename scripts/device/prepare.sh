@@ -8,6 +8,7 @@
 #                          packages/webgpu's device script (tile sweep, GPU-timestamp benchmark)
 #   out/device/*.sh|mjs    run.sh, summarize.mjs
 #   out/device/peers/      the torch peer script of `bench --peer torch`
+#   out/device/node_modules/vega*/  vega and vega-lite bundled, for `bench --chart`
 # Usage (repo root, after npm run build): bash scripts/device/prepare.sh [WORKERS] [CHUNK] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +21,13 @@ node $D/make-cases.mjs $D/cases "${1:-14}" "${2:-3}" "${3:-20261121}"
 cp scripts/device/run.sh scripts/device/summarize.mjs $D/
 # `bench --peer torch` looks for peers/torch_sdpa.py beside the bundle's folder (apps/cli's layout).
 mkdir -p $D/peers && cp apps/cli/peers/torch_sdpa.py $D/peers/
+# `bench --chart` imports vega and vega-lite (external to the CLI bundle): each bundled into one ESM file (~1.3 MB).
+for m in vega vega-lite; do
+  mkdir -p out/vendor $D/node_modules/$m
+  echo "export * from '$m';" > out/vendor/$m-entry.mjs
+  npx esbuild out/vendor/$m-entry.mjs --bundle --platform=node --format=esm --minify --log-level=error --outfile=$D/node_modules/$m/index.mjs
+  echo "{\"name\":\"$m\",\"type\":\"module\",\"exports\":\"./index.mjs\"}" > $D/node_modules/$m/package.json
+done
 if [ -f packages/cuda/build/flashattn_cuda.node ]; then
   cp packages/cuda/build/flashattn_cuda.node $D/cuda/
   (cd packages/cuda && node scripts/bundle-device.mjs >/dev/null) && cp packages/cuda/build/device-verify.mjs $D/cuda/
