@@ -183,6 +183,7 @@ export function createCudaBackend(): CudaBackend {
         maxHeadDim: CUDA_MAX_HEAD_DIM,
         notes: [
           'kernels: machine code for sm_80 and sm_90a, PTX for newer GPUs',
+          'Hopper (sm_90): wgmma kernels for f16/bf16 (forward head dims 64/128/256, backward <= 128 and 256); elsewhere, and with deterministic: true, FA2-class mma.sync kernels; FLASHATTN_CUDA_SM90=0 turns the wgmma path off',
           'f32 inputs run through separate SIMT kernels computing in float64 (exact to the f32 criterion, not fast; see csrc/kernels/README.md)',
           'head dims must be multiples of 8',
         ],
