@@ -30,7 +30,8 @@ const unbuiltBackends: Plugin = {
 };
 
 export default defineConfig({
-  entry: { main: 'src/main.ts' },
+  // oracle-worker: the float64 oracle's worker threads (conformance), spawned from its file next to main.js.
+  entry: { main: 'src/main.ts', 'oracle-worker': 'src/oracle-worker.ts' },
   format: ['esm'],
   dts: false,
   clean: true,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repo root (through .device/on-device.sh), after scripts/device/prepare.sh here:
 #   bash out/device/run.sh BACKEND DEADLINE_S WORKERS [BENCH_ARGS...]
-# 1. `flashattn backends`; 2. the full conformance grid for BACKEND (chunks in parallel, none started after
-# DEADLINE_S); 3. the CUDA device checks (device-verify) when BACKEND is cuda; 4. `flashattn bench` with BENCH_ARGS
+# 1. `flashattn backends`; 2. the full conformance grid for BACKEND (chunks in parallel processes with one oracle
+# worker each, none started after DEADLINE_S); 3. the CUDA device checks (device-verify) when BACKEND is cuda; 4. `flashattn bench` with BENCH_ARGS
 # (if any). Results under $OUT: env.txt, summary.json, bench.json, logs.tgz.
 set -u
 BACKEND="$1"; DEADLINE="$2"; WORKERS="$3"; shift 3
@@ -20,7 +20,7 @@ for w in $(seq 0 $((WORKERS - 1))); do
   ( for f in $D/cases/w$(printf %02d $w)-*.json; do
       left=$((DEADLINE - (SECONDS - T0))); [ $left -gt 0 ] || break
       name=$(basename $f .json)
-      timeout $((left + 30)) node $D/cli/main.js conformance --backends $BACKEND --cases $f \
+      timeout $((left + 30)) node $D/cli/main.js conformance --backends $BACKEND --cases $f --oracle-workers 1 \
         --report $W/reports/grid-$name.json --no-progress > $W/logs/grid-$name.txt 2>&1
     done ) &
 done

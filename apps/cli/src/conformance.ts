@@ -16,11 +16,13 @@ import {
   type CaseSpec,
   type CheckResult,
   type GeneratedCase,
+  type OracleAnswers,
 } from '@flashattn/core';
 import { Flags, UsageError, type FlagSpecs } from './args.js';
 import { BACKEND_NAMES, loadOracle, loadRegistry } from './backends.js';
 import { fullCases, parseCasesJson, quickCases, seeded } from './cases.js';
-import { out, readText, writeBytes } from './host.js';
+import { env, err, out, readText, writeBytes } from './host.js';
+import { defaultOracleWorkers, OraclePool } from './oracle-pool.js';
 import { Progress, table } from './table.js';
 
 export const CONFORMANCE_FLAGS: FlagSpecs = {
@@ -30,6 +32,7 @@ export const CONFORMANCE_FLAGS: FlagSpecs = {
   seed: { kind: 'string', value: 'N', help: 'base seed: case i draws its inputs from N + 7919 i (default: fresh seeds, printed)' },
   json: { kind: 'bool', help: 'print the report as JSON on stdout' },
   report: { kind: 'string', value: 'FILE', help: 'also write the JSON report to FILE' },
+  'oracle-workers': { kind: 'string', value: 'N', help: 'worker threads computing the float64 oracles of upcoming cases while backends run (default: CPUs - 1, at most 15; 0 = on the main thread)' },
   'no-progress': { kind: 'bool', help: 'no progress on stderr (a bar on a terminal, one line per case elsewhere)' },
   help: { kind: 'bool', help: 'show this help' },
 };
@@ -160,6 +163,7 @@ export function exitStatus(rep: ConformanceReport): number {
 export async function conformance(f: Flags): Promise<number> {
   const names = pickBackends(f);
   const seed = f.int('seed', 0, 2 ** 32 - 1);
+  const oracleWorkers = f.int('oracle-workers', 0, 256);
   const { cases: raw, set } = loadCases(f);
   const cases = seeded(raw, seed, freshSeed);
   const t0 = performance.now();
@@ -168,6 +172,18 @@ export async function conformance(f: Flags): Promise<number> {
   const backends: Backend[] = names.map((n) => registry.get(n));
   const avail = new Map<string, Availability>();
   for (const b of backends) avail.set(b.name, await registry.probe(b.name));
+
+  // Oracles of upcoming cases are computed by workers (from each case's seed) while the backends run; a case a
+  // worker could not do is computed here, on the main thread, as without workers.
+  const nWorkers = oracleWorkers ?? (await defaultOracleWorkers());
+  let pool: OraclePool | undefined;
+  if (nWorkers > 0) {
+    const started = await OraclePool.start(Math.min(nWorkers, cases.length));
+    pool = started.pool;
+    if (started.reason && env('FLASHATTN_DEBUG')) err(`flashattn: oracles on the main thread: ${started.reason}\n`);
+  }
+  const pending: Promise<OracleAnswers | undefined>[] = [];
+  const lookahead = 2 * (pool?.alive ?? 0);
 
   const results: ResultRow[] = [];
   const reportFile = f.str('report');
@@ -192,15 +208,18 @@ export async function conformance(f: Flags): Promise<number> {
   };
   const progress = new Progress(cases.length, !f.bool('no-progress'));
   try {
-    for (const c of cases) {
+    for (const [i, c] of cases.entries()) {
+      if (pool) for (let j = pending.length; j < Math.min(cases.length, i + 1 + lookahead); j++) pending.push(pool.answers(cases[j]!));
       progress.draw(caseLabel(c));
       const tc = performance.now();
       let g: GeneratedCase | undefined;
       let answers: ReturnType<typeof computeOracle> | undefined;
       let oracleError: string | undefined;
+      const fromWorker = pending[i];
+      delete pending[i];
       try {
         g = generateCase(c);
-        answers = computeOracle(g, oracle);
+        answers = (await fromWorker) ?? computeOracle(g, oracle);
       } catch (e) {
         oracleError = `case or oracle failed: ${(e as Error).message}`;
       }
@@ -225,6 +244,8 @@ export async function conformance(f: Flags): Promise<number> {
     }
   } finally {
     progress.end();
+    if (pool?.failure && env('FLASHATTN_DEBUG')) err(`flashattn: an oracle worker failed (its cases were redone on the main thread): ${pool.failure}\n`);
+    pool?.close();
     await registry.disposeAll();
   }
 
