@@ -8,6 +8,7 @@
  * The runtime seam: Node spawns worker_threads from the file, Bun and Deno a module Web Worker from its URL.
  */
 import { runtimeName, type CaseSpec, type OracleAnswers } from '@flashattn/core';
+import { cpuCount } from '@flashattn/reference';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { OracleReply, OracleRequest } from './oracle-worker.js';
@@ -36,18 +37,6 @@ async function spawn(url: URL, onMessage: (m: OracleReply) => void, onError: (e:
     onError(new Error(e.message || 'oracle worker error'));
   };
   return { post: (m) => w.postMessage(m), terminate: () => w.terminate() };
-}
-
-/** Logical CPUs available to this process. */
-export async function cpuCount(): Promise<number> {
-  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
-  if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
-  try {
-    const os = await import('node:os');
-    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  } catch {
-    return 1;
-  }
 }
 
 /** Default pool size: one worker per spare CPU, at least one, at most 15. */

@@ -32,6 +32,20 @@ struct Mask {
     lo = right >= 0 ? max(0, j0 - off - right) : 0;
     hi = left >= 0 ? min(sq, j1 - off + left + 1) : sq;
   }
+  // Key tiles [first, end) of `tile` keys that queries [i0, i1] may see (first == end when none).
+  __device__ void key_tiles(int i0, int i1, int tile, int& first, int& end) const {
+    int lo, hi;
+    key_range(i0, i1, lo, hi);
+    first = lo / tile;
+    end = hi > lo ? (hi + tile - 1) / tile : first;
+  }
+  // Query tiles of `tile` rows that may see keys [j0, j1]: the first one and how many (0 when none).
+  __device__ void query_tiles(int j0, int j1, int sq, int tile, int& first, int& count) const {
+    int lo, hi;
+    query_range(j0, j1, sq, lo, hi);
+    first = lo / tile;
+    count = hi > lo ? (hi + tile - 1) / tile - first : 0;
+  }
   // Visible keys of query i are exactly [lo, hi] (hi < lo when none): two compares per element, no branches.
   __device__ __forceinline__ void row_bounds(int i, int& lo, int& hi) const {
     lo = left >= 0 ? i + off - left : INT_MIN;

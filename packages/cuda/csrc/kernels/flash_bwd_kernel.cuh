@@ -46,10 +46,8 @@ __global__ void __launch_bounds__(NW * 32) flash_bwd_dq_kernel(const FlashBwdPar
   const int hk = h / (p.h_q / p.h_kv);
   const Mask mask(bi.sq, bi.sk, p.window_left, p.window_right);
   const int mlast = min(m0 + BM, bi.sq) - 1;
-  int klo, khi;
-  mask.key_range(m0, mlast, klo, khi);
-  const int nmin = klo / BN;
-  const int nmax = khi > klo ? (khi + BN - 1) / BN : nmin;
+  int nmin, nmax;  // key tiles [nmin, nmax)
+  mask.key_tiles(m0, mlast, BN, nmin, nmax);
 
   const T* Q = static_cast<const T*>(p.q);
   const T* K = static_cast<const T*>(p.k);
@@ -257,10 +255,8 @@ __global__ void __launch_bounds__(NW * 32)
   if (j0 >= bi.sk) return;
   const Mask mask(bi.sq, bi.sk, p.window_left, p.window_right);
   const int jlast = min(j0 + BN, bi.sk) - 1;
-  int qlo, qhi;
-  mask.query_range(j0, jlast, bi.sq, qlo, qhi);
-  const int mmin = qlo / BMQ;
-  const int nm = qhi > qlo ? (qhi + BMQ - 1) / BMQ - mmin : 0;
+  int mmin, nm;  // Q tiles mmin .. mmin + nm - 1
+  mask.query_tiles(j0, jlast, bi.sq, BMQ, mmin, nm);
   const int group = p.h_q / p.h_kv;
   const int total = group * nm;
 

@@ -90,10 +90,8 @@ __global__ void __launch_bounds__(256, 1)
   if (j0 >= bi.sk) return;
   const Mask mask(bi.sq, bi.sk, p.window_left, p.window_right);
   const int jlast = min(j0 + BN, bi.sk) - 1;
-  int qlo, qhi;
-  mask.query_range(j0, jlast, bi.sq, qlo, qhi);
-  const int mmin = qlo / BMQ;
-  const int nm = qhi > qlo ? (qhi + BMQ - 1) / BMQ - mmin : 0;
+  int mmin, nm;  // Q tiles mmin .. mmin + nm - 1
+  mask.query_tiles(j0, jlast, bi.sq, BMQ, mmin, nm);
   const int group = p.h_q / p.h_kv;
   const int total = group * nm;
 

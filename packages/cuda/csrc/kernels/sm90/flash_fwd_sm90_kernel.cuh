@@ -68,10 +68,8 @@ __global__ void __launch_bounds__((NWG + 1) * 128, 1) flash_fwd_sm90_kernel(cons
   const int hk = h / (p.h_q / p.h_kv);
   const Mask mask(bi.sq, bi.sk, p.window_left, p.window_right);
   const int mlast = min(m0 + BM, bi.sq) - 1;
-  int klo, khi;
-  mask.key_range(m0, mlast, klo, khi);
-  const int nmin = klo / BN;
-  const int nmax = khi > klo ? (khi + BN - 1) / BN : nmin;
+  int nmin, nmax;  // key tiles [nmin, nmax)
+  mask.key_tiles(m0, mlast, BN, nmin, nmax);
   const int ntiles = nmax - nmin;
 
   if (tid == 0) {
