@@ -1,6 +1,7 @@
 /**
  * Splits the CLI's full conformance grid (apps/cli/src/cases.ts, `flashattn conformance --full`) into chunk files
- * for parallel workers on the GPU machine: cases sorted by oracle cost (cheapest first), dealt round-robin to
+ * for parallel workers on the GPU machine: cases sorted by oracle cost, costliest first (so
+ * the longest case starts at once instead of being cut by the deadline, as the one f32 d192/256 backward was twice), dealt round-robin to
  * WORKERS workers, each worker's list cut into chunks of CHUNK cases. Seeds are fixed (base + 7919 i, as the CLI's
  * --seed does) so every result can be reproduced here.
  *   usage: node make-cases.mjs OUTDIR WORKERS CHUNK SEED
@@ -14,7 +15,7 @@ const chunk = Number(ch);
 const cases = seeded(fullCases(), Number(seed), () => 0).map((c, index) => ({ c, index }));
 const cost = (c: (typeof cases)[number]['c']) =>
   c.batch * c.nheadsQ * c.seqlenQ * c.seqlenK * (c.headDim + (c.headDimV ?? c.headDim)) * (c.backward ? 2 : 0.6);
-cases.sort((a, b) => cost(a.c) - cost(b.c));
+cases.sort((a, b) => cost(b.c) - cost(a.c));
 mkdirSync(outDir, { recursive: true });
 const lists: (typeof cases)[] = Array.from({ length: workers }, () => []);
 cases.forEach((x, i) => lists[i % workers]!.push(x));
