@@ -178,7 +178,10 @@ export class WebGPUBackend implements Backend {
 
   async dispose(): Promise<void> {
     const r = this.#opened ? await this.#opened : undefined;
-    if (r && 'engine' in r) r.engine.ctx.device.destroy();
+    if (r && 'engine' in r) {
+      r.engine.pool.trim();
+      r.engine.ctx.device.destroy();
+    }
     this.#opened = undefined;
     this.#engine = undefined;
   }

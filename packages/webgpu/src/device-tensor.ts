@@ -10,8 +10,11 @@ const finalizer = new FinalizationRegistry<GPUBuffer>((b) => {
 export class WebGPUTensor implements DeviceTensor {
   readonly backend = BACKEND;
   #buffer: GPUBuffer | null;
-  constructor(buffer: GPUBuffer, readonly dtype: DType | 'f32', readonly length: number) {
+  /** Where dispose() returns the buffer (the engine's pool); destroyed when absent. */
+  readonly #release?: (b: GPUBuffer) => void;
+  constructor(buffer: GPUBuffer, readonly dtype: DType | 'f32', readonly length: number, release?: (b: GPUBuffer) => void) {
     this.#buffer = buffer;
+    this.#release = release;
     finalizer.register(this, buffer, this);
   }
   get disposed(): boolean {
@@ -24,7 +27,8 @@ export class WebGPUTensor implements DeviceTensor {
   dispose(): void {
     if (!this.#buffer) return;
     finalizer.unregister(this);
-    this.#buffer.destroy();
+    if (this.#release) this.#release(this.#buffer);
+    else this.#buffer.destroy();
     this.#buffer = null;
   }
 }

@@ -1,7 +1,8 @@
-import { DeviceError, lseLayout, tensorSizes, type DType, type HostArray, type Problem } from '@flashattn/core';
+import { DeviceError, DeviceOutOfMemoryError, lseLayout, tensorSizes, type DType, type HostArray, type Problem } from '@flashattn/core';
 import { bindRange, bufferBytes, planChunks, wordChunks, type Chunk, type RowTensor } from './binding-split.js';
 import { WebGPUTensor } from './device-tensor.js';
-import { BACKEND, queueDone, scoped, type GpuContext } from './gpu-context.js';
+import { BufferPool } from './buffer-pool.js';
+import { BACKEND, envVar, queueDone, scoped, type GpuContext } from './gpu-context.js';
 import { Recorder, USAGE, type Binding } from './recorder.js';
 import { chooseDkvTiles, chooseDqTiles, chooseForwardTiles, type TileLimits, type TileOverride } from './tiles.js';
 import { encodeParams, type ParamName } from './wgsl-common.js';
@@ -23,12 +24,23 @@ export class Engine {
   lastGpuMs: number | undefined;
   profile = false;
   #serial: Promise<unknown> = Promise.resolve();
+  /** Buffers of finished calls and disposed tensors, kept for reuse (FLASHATTN_WEBGPU_POOL_MB, default 2048; 0 = off). */
+  readonly pool: BufferPool;
 
-  constructor(readonly ctx: GpuContext, readonly override?: TileOverride) {}
+  constructor(readonly ctx: GpuContext, readonly override?: TileOverride) {
+    const mb = Number(envVar('FLASHATTN_WEBGPU_POOL_MB') ?? 2048);
+    this.pool = new BufferPool(ctx.device, Number.isFinite(mb) && mb > 0 ? mb * 2 ** 20 : 0);
+  }
 
-  /** Error scopes are a device-wide stack: one operation at a time. */
+  /** Return a buffer for reuse. */
+  readonly release = (b: GPUBuffer): void => this.pool.release(b);
+
+  /** Error scopes are a device-wide stack: one operation at a time. Out of memory empties the pool for a retry. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
-    const r = this.#serial.then(fn, fn);
+    const r = this.#serial.then(fn, fn).catch((e: unknown) => {
+      if (e instanceof DeviceOutOfMemoryError) this.pool.trim();
+      throw e;
+    });
     this.#serial = r.catch(() => undefined);
     return r;
   }
@@ -108,7 +120,7 @@ export class Engine {
 
   /** Allocate a storage buffer (error scopes turn OOM into DeviceOutOfMemoryError at the end of the call). */
   #buffer(bytes: number, label: string, track: GPUBuffer[]): GPUBuffer {
-    const b = this.ctx.device.createBuffer({ size: bytes, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label });
+    const b = this.pool.acquire(bytes, USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label);
     track.push(b);
     return b;
   }
@@ -154,8 +166,9 @@ export class Engine {
   }
 
   upload(data: HostArray, dtype: DType | 'f32'): Promise<WebGPUTensor> {
+    const track: GPUBuffer[] = [];
+    let done = false;
     return this.serial(() => scoped(this.ctx, 'upload', async () => {
-      const track: GPUBuffer[] = [];
       const bytes = bufferBytes(data.length, bpe(dtype));
       if (bytes > this.ctx.limits.maxBufferSize) throw new DeviceError(BACKEND, 'too-large', `tensor of ${bytes} bytes > maxBufferSize ${this.ctx.limits.maxBufferSize}`);
       const buf = this.#buffer(bytes, `tensor ${dtype}`, track);
@@ -167,7 +180,13 @@ export class Engine {
       }
       if (src.byteLength > 0) this.ctx.device.queue.writeBuffer(buf, 0, src.buffer, src.byteOffset, src.byteLength);
       await queueDone(this.ctx);
-      return new WebGPUTensor(buf, dtype, data.length);
+      return buf;
+    }).then((buf) => {
+      done = true;
+      return new WebGPUTensor(buf, dtype, data.length, this.release);
+    }, (e: unknown) => {
+      if (!done) for (const b of track) b.destroy();
+      throw e;
     }));
   }
 
@@ -175,7 +194,8 @@ export class Engine {
     return this.serial(() => scoped(this.ctx, 'download', async () => {
       const d = this.ctx.device;
       const src = t.buffer;
-      const staging = d.createBuffer({ size: src.size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+      const staging = this.pool.acquire(src.size, USAGE.MAP_READ | USAGE.COPY_DST, 'staging');
+      let ok = false;
       try {
         const enc = d.createCommandEncoder();
         enc.copyBufferToBuffer(src, 0, staging, 0, src.size);
@@ -183,9 +203,11 @@ export class Engine {
         await Promise.race([staging.mapAsync(1), d.lost.then((li) => { throw new DeviceError(BACKEND, 'device-lost', li.message); })]);
         const bytes = staging.getMappedRange().slice(0, t.length * bpe(t.dtype));
         staging.unmap();
+        ok = true;
         return t.dtype === 'f32' ? new Float32Array(bytes) : new Uint16Array(bytes);
       } finally {
-        staging.destroy();
+        if (ok) this.pool.release(staging);
+        else staging.destroy();
       }
     }));
   }
@@ -194,6 +216,7 @@ export class Engine {
     return this.serial(() => {
       const track: GPUBuffer[] = [];
       const keep = new Set<GPUBuffer>();
+      let ok = false;
       return scoped(this.ctx, 'forward', async () => {
         const n = tensorSizes(p);
         const dt = p.dtype;
@@ -228,9 +251,13 @@ export class Engine {
         if (dt !== 'f32') this.#pack(rec, dt, acc, out, n.out);
         this.lastGpuMs = await rec.run(this.profile);
         keep.add(out).add(lse);
-        return { out: new WebGPUTensor(out, dt, n.out), lse: new WebGPUTensor(lse, 'f32', n.lse) };
+        return { out, lse };
+      }).then(({ out, lse }) => {
+        ok = true;
+        return { out: new WebGPUTensor(out, p.dtype, tensorSizes(p).out, this.release), lse: new WebGPUTensor(lse, 'f32', tensorSizes(p).lse, this.release) };
       }).finally(() => {
-        for (const b of track) if (!keep.has(b)) b.destroy();
+        // A failed call's buffers may be invalid (e.g. out of memory): destroyed, never pooled.
+        for (const b of track) if (!ok) b.destroy(); else if (!keep.has(b)) this.pool.release(b);
       });
     });
   }
@@ -242,6 +269,7 @@ export class Engine {
     return this.serial(() => {
       const track: GPUBuffer[] = [];
       const keep = new Set<GPUBuffer>();
+      let ok = false;
       return scoped(this.ctx, 'backward', async () => {
         const n = tensorSizes(p);
         const dt = p.dtype;
@@ -304,9 +332,13 @@ export class Engine {
         if (dt !== 'f32') for (const x of [dq, dk, dv]) this.#pack(rec, dt, x.acc, x.fin, x.elems);
         this.lastGpuMs = await rec.run(this.profile);
         keep.add(dq.fin).add(dk.fin).add(dv.fin);
-        return { dq: new WebGPUTensor(dq.fin, dt, n.q), dk: new WebGPUTensor(dk.fin, dt, n.k), dv: new WebGPUTensor(dv.fin, dt, n.v) };
+        return { dq: dq.fin, dk: dk.fin, dv: dv.fin };
+      }).then((g) => {
+        ok = true;
+        const n = tensorSizes(p);
+        return { dq: new WebGPUTensor(g.dq, p.dtype, n.q, this.release), dk: new WebGPUTensor(g.dk, p.dtype, n.k, this.release), dv: new WebGPUTensor(g.dv, p.dtype, n.v, this.release) };
       }).finally(() => {
-        for (const b of track) if (!keep.has(b)) b.destroy();
+        for (const b of track) if (!ok) b.destroy(); else if (!keep.has(b)) this.pool.release(b);
       });
     });
   }

@@ -4,6 +4,7 @@ import {
 } from '@flashattn/core';
 import { referenceOracle } from '@flashattn/reference';
 import { createWebGPUBackend } from '../src/index.js';
+import { WebGPUTensor } from '../src/device-tensor.js';
 import { withF32AccumulatingNaive } from '../scripts/f32-naive.js';
 
 // f32 cases: the baseline is a naive f32 computation that accumulates in f32 (see scripts/f32-naive.ts).
@@ -77,6 +78,20 @@ gpu('webgpu device tensors and errors', () => {
     expect(q.disposed).toBe(true);
     await expect(ops.download(q)).rejects.toBeInstanceOf(TensorStateError);
     await expect(ops.forwardDevice(p, q, k, v)).rejects.toBeInstanceOf(TensorStateError);
+  }, T);
+
+  it('a disposed output buffer is reused by the next call and fully rewritten', async () => {
+    const ops = backend.device!;
+    const [q, k, v] = [await ops.upload(c.q, 'f32'), await ops.upload(c.k, 'f32'), await ops.upload(c.v, 'f32')];
+    const r1 = await ops.forwardDevice(p, q, k, v);
+    const a = (await ops.download(r1.out)) as Float32Array;
+    const buf = (r1.out as WebGPUTensor).buffer;
+    r1.out.dispose();
+    r1.lse!.dispose();
+    const r2 = await ops.forwardDevice(p, q, k, v);
+    expect((r2.out as WebGPUTensor).buffer).toBe(buf);
+    expect(Array.from((await ops.download(r2.out)) as Float32Array)).toEqual(Array.from(a));
+    for (const t of [q, k, v, r2.out, r2.lse!]) t.dispose();
   }, T);
 
   it('bad inputs are typed errors naming the field', async () => {

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { BufferPool } from '../src/buffer-pool.js';
+
+/** A stand-in for GPUDevice/GPUBuffer: the pool only creates, labels and destroys buffers. */
+function fakeDevice() {
+  const made: { size: number; usage: number; label: string; destroyed: boolean; destroy(): void }[] = [];
+  const device = {
+    createBuffer({ size, usage, label }: { size: number; usage: number; label: string }) {
+      const b = { size, usage, label, destroyed: false, destroy() { this.destroyed = true; } };
+      made.push(b);
+      return b;
+    },
+  };
+  return { device: device as unknown as GPUDevice, made };
+}
+
+describe('BufferPool', () => {
+  it('reuses a released buffer of the same size and usage only', () => {
+    const { device, made } = fakeDevice();
+    const pool = new BufferPool(device, 1000);
+    const a = pool.acquire(100, 0x80, 'a');
+    pool.release(a);
+    expect(pool.cachedBytes).toBe(100);
+    expect(pool.acquire(100, 0x08, 'other usage')).not.toBe(a);
+    expect(pool.acquire(200, 0x80, 'other size')).not.toBe(a);
+    const again = pool.acquire(100, 0x80, 'again');
+    expect(again).toBe(a);
+    expect(again.label).toBe('again');
+    expect(pool.cachedBytes).toBe(0);
+    expect(made.length).toBe(3);
+  });
+
+  it('evicts the oldest past the cap, destroys what alone exceeds it, and trims', () => {
+    const { device, made } = fakeDevice();
+    const pool = new BufferPool(device, 250);
+    const [a, b, c] = [pool.acquire(100, 1, 'a'), pool.acquire(100, 1, 'b'), pool.acquire(100, 1, 'c')];
+    pool.release(a);
+    pool.release(b);
+    pool.release(c);
+    expect(pool.cachedBytes).toBe(200);
+    expect(made[0]!.destroyed).toBe(true);
+    expect(made[1]!.destroyed || made[2]!.destroyed).toBe(false);
+    const big = pool.acquire(300, 1, 'big');
+    pool.release(big);
+    expect(made[3]!.destroyed).toBe(true);
+    pool.trim();
+    expect(pool.cachedBytes).toBe(0);
+    expect(made.every((m) => m.destroyed)).toBe(true);
+  });
+
+  it('with a cap of 0 keeps nothing', () => {
+    const { device, made } = fakeDevice();
+    const pool = new BufferPool(device, 0);
+    pool.release(pool.acquire(4, 1, 'x'));
+    expect(made[0]!.destroyed).toBe(true);
+    expect(pool.cachedBytes).toBe(0);
+  });
+});
