@@ -43,6 +43,8 @@ if [ -f $W/dist/linux-x64/dawn.node ]; then
   cp out/dawn.node.xz $D/node_modules/webgpu/dist/linux-x64/
   npx esbuild packages/webgpu/scripts/device-run.ts --bundle --platform=node --format=esm --external:webgpu \
     --log-level=error --outfile=$D/webgpu/run.js
+  npx esbuild packages/webgpu/scripts/overhead-probe.ts --bundle --platform=node --format=esm --external:webgpu \
+    --log-level=error --outfile=$D/webgpu/probe.js
   cp packages/webgpu/scripts/device.sh packages/webgpu/scripts/torch-sdpa-f32.py $D/webgpu/
 fi
 du -sh $D

@@ -2,7 +2,7 @@
  * Everything the GPU machine runs for this package, in one process (bundle with esbuild, platform node, external
  * webgpu): conformance sweep over the flash-attn grid against the float64 oracle (computed in worker threads),
  * tile variants, and the forward / forward+backward benchmark. Writes JSON lines to $OUT (or stdout).
- * Usage: node device-run.js [conformance] [tiles] [bench]
+ * Usage: node device-run.js [conformance] [tiles] [bwdtiles] [bench]
  */
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { appendFileSync } from 'node:fs';
@@ -12,6 +12,8 @@ import {
 } from '@flashattn/core';
 import { referenceOracle } from '@flashattn/reference';
 import { createWebGPUBackend, type TileOverride, type WebGPUBackend } from '../src/index.js';
+// Not exported by the package: the forward's timing-only ablations, reachable from this script alone.
+import { FORWARD_ABLATIONS, setForwardAblation, type ForwardAblation } from '../src/wgsl-forward.js';
 import { withF32AccumulatingNaive } from './f32-naive.js';
 
 const oracleF32Acc = withF32AccumulatingNaive(referenceOracle);
@@ -146,6 +148,146 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
   };
 }
 
+/** [name, tile override, extra environment (e.g. FLASHATTN_WEBGPU_DAWN_FLAGS), {dims (default 64, 128), causal, ablate}] */
+type SweepVariant = [string, TileOverride, Record<string, string>?, { dims?: number[]; causal?: boolean; ablate?: ForwardAblation }?];
+
+const CANDIDATES = { fma: true, unroll: true, fexp: true } as const;
+/**
+ * The `tiles` mode's built-in list (TILE_VARIANTS, the same JSON, replaces it): the current defaults as baseline, the
+ * forward's code candidates (fwdOpts) alone and together, the ablations (one piece removed each, results wrong on
+ * purpose: what each piece costs), tile shapes with the candidates, then d128 causal. Ordered by what matters most,
+ * in case the time box ends it.
+ */
+const SWEEP: SweepVariant[] = [
+  ['default', {}],
+  ['fma+unroll+fexp', { fwdOpts: CANDIDATES }],
+  ['fma', { fwdOpts: { fma: true } }],
+  ['unroll', { fwdOpts: { unroll: true } }],
+  ['fexp', { fwdOpts: { fexp: true } }],
+  ['fma+unroll4+fexp', { fwdOpts: { ...CANDIDATES, unroll: 4 } }],
+  ['dbuf', { fwdOpts: { dbuf: true } }, undefined, { dims: [64] }], // does not fit next to 64x16 at d128
+  ['fma+unroll+fexp+dbuf', { fwdOpts: { ...CANDIDATES, dbuf: true } }, undefined, { dims: [64] }],
+  ...FORWARD_ABLATIONS.map((a): SweepVariant => [`ablate:${a}`, {}, undefined, { ablate: a }]),
+  ['64x32 4x2 sep', { fwd: [64, 32, 4, 2, true] }, undefined, { dims: [64] }],
+  ['64x32 4x2 sep +fma+unroll+fexp', { fwd: [64, 32, 4, 2, true], fwdOpts: CANDIDATES }, undefined, { dims: [64] }],
+  ['32x32 4x2 sep +all+dbuf', { fwd: [32, 32, 4, 2, true], fwdOpts: { ...CANDIDATES, dbuf: true } }, undefined, { dims: [64] }],
+  ['32x32 4x1 shared +fma+unroll+fexp', { fwd: [32, 32, 4, 1, false], fwdOpts: CANDIDATES }, undefined, { dims: [128] }],
+  ['64x16 4x1 shared +fma+unroll+fexp', { fwd: [64, 16, 4, 1, false], fwdOpts: CANDIDATES }, undefined, { dims: [128] }],
+  ['64x16 2x2 shared +fma+unroll+fexp', { fwd: [64, 16, 2, 2, false], fwdOpts: CANDIDATES }, undefined, { dims: [128] }],
+  ['32x32 4x2 shared +fma+unroll+fexp', { fwd: [32, 32, 4, 2, false], fwdOpts: CANDIDATES }, undefined, { dims: [128] }],
+  ['default causal', {}, undefined, { dims: [128], causal: true }],
+  ['fma+unroll+fexp causal', { fwdOpts: CANDIDATES }, undefined, { dims: [128], causal: true }],
+];
+
+/** Pseudo-random values in [-1, 1) (a random block repeated: uploading 100M+ fresh randoms per head dim is slow). */
+function randomF32(n: number): Float32Array {
+  const a = new Float32Array(n);
+  const blk = Math.min(n, 1 << 20);
+  for (let i = 0; i < blk; i++) a[i] = Math.random() * 2 - 1;
+  for (let i = blk; i < n; i += blk) a.copyWithin(i, 0, Math.min(blk, n - i));
+  return a;
+}
+
+/**
+ * Forward tile/option/ablation sweep, f32, GPU timestamps. One backend (device) for the list: inputs are uploaded once
+ * per head dim and kept, and the engine's override is swapped per variant (pipelines are keyed by their tiles and options);
+ * variants with extra environment get a backend of their own. Each result is printed when measured.
+ */
+async function tileSweep(deadline: number) {
+  const seq = Number(process.env.TILE_SEQ ?? 4096);
+  const iters = Number(process.env.TILE_ITERS ?? 3);
+  const variants: SweepVariant[] = process.env.TILE_VARIANTS ? JSON.parse(process.env.TILE_VARIANTS) : SWEEP;
+  const shared = createWebGPUBackend();
+  await shared.probe();
+  const inputs = new Map<WebGPUBackend, Map<number, Awaited<ReturnType<NonNullable<WebGPUBackend['device']>['upload']>>[]>>();
+  const problem = (d: number, causal: boolean) =>
+    makeProblem({ batch: Math.max(1, 16384 / seq), seqlenQ: seq, seqlenK: seq, nheadsQ: 2048 / d, headDim: d, dtype: 'f32', causal, returnLse: true });
+  const tensorsFor = async (bb: WebGPUBackend, d: number) => {
+    let m = inputs.get(bb);
+    if (!m) inputs.set(bb, (m = new Map()));
+    let t = m.get(d);
+    if (!t) {
+      const n = tensorSizes(problem(d, false));
+      t = [await bb.device!.upload(randomF32(n.q), 'f32'), await bb.device!.upload(randomF32(n.k), 'f32'), await bb.device!.upload(randomF32(n.v), 'f32')];
+      m.set(d, t);
+    }
+    return t;
+  };
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+  // List order, head dims inner (inputs of both stay resident: 6 x 128 MiB), so that a time-boxed run keeps pairs.
+  for (const [name, ov, env, opt] of variants) for (const d of opt?.dims ?? [64, 128]) {
+    const causal = !!opt?.causal;
+    if (performance.now() > deadline) { out('tiles.jsonl', { variant: name, d, causal, note: 'not run: sweep time limit (TILES_S)' }); continue; }
+    const saved = Object.fromEntries(Object.keys(env ?? {}).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env ?? {});
+    const bb = env ? createWebGPUBackend() : shared;
+    try {
+      if (env) await bb.probe();
+      const e = await bb.engine();
+      (e as { override?: TileOverride }).override = ov;
+      setForwardAblation(opt?.ablate);
+      const p = problem(d, causal);
+      const [q, k, v] = await tensorsFor(bb, d);
+      const plan = e.forwardPlan(p);
+      e.profile = true;
+      const ms: number[] = [];
+      const w0 = performance.now();
+      for (let it = 0; it <= iters; it++) {
+        const r = await bb.device!.forwardDevice(p, q!, k!, v!);
+        if (it > 0) ms.push(e.lastGpuMs ?? NaN);
+        r.out.dispose(); r.lse?.dispose();
+      }
+      e.profile = false;
+      const fwdMs = med(ms);
+      out('tiles.jsonl', {
+        variant: name, d, causal, seq, ablate: opt?.ablate, tiles: Array.isArray(plan) ? plan : plan.tiles, subgroups: Array.isArray(plan) ? undefined : plan.subgroups,
+        fwdMs, fwdTflops: forwardFlops(p) / (fwdMs * 1e9), allMs: ms, wallS: (performance.now() - w0) / 1000,
+      });
+    } catch (err) {
+      out('tiles.jsonl', { variant: name, d, causal, error: String(err) });
+    } finally {
+      setForwardAblation(undefined);
+      if (env) { for (const t of inputs.get(bb)?.values() ?? []) for (const x of t) x.dispose(); inputs.delete(bb); await bb.dispose(); }
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
+  }
+  for (const m of inputs.values()) for (const t of m.values()) for (const x of t) x.dispose();
+  await shared.dispose();
+}
+
+/**
+ * Backward tile variants (`bwdtiles`): forward+backward f32, seqlen 4096 (BWD_SEQ), non-causal, GPU timestamps, into
+ * bwdtiles.jsonl. BWD_VARIANTS (JSON object name -> TileOverride, optional "dims": [64] or [128]) replaces the list;
+ * "auto" is the built-in choice. One backend per variant, each guarded.
+ */
+const BWD_SWEEP: Record<string, TileOverride & { dims?: number[] }> = {
+  auto: {},
+  'd64 no prefetch': { dims: [64], dkv: [32, 32, 4, 2, true, 0, 4], dq: [32, 32, 4, 2, true, 0] },
+  'd64 shared K/V in registers': { dims: [64], dkv: [32, 32, 4, 2, false, 2, 4], dq: [32, 32, 4, 2, false, 1] },
+  'd64 dkv rk2, dq 64x16': { dims: [64], dkv: [32, 32, 4, 2, true, 1, 2], dq: [64, 16, 4, 2, false, 1] },
+  'd128 no prefetch': { dims: [128], dkv: [32, 16, 4, 1, false, 0, 4], dq: [32, 16, 4, 1, false, 0] },
+  'd128 K/V in registers': { dims: [128], dkv: [32, 16, 4, 1, false, 2, 4] },
+  'd128 16x32 2x2': { dims: [128], dkv: [16, 32, 2, 2, false, 2, 4], dq: [16, 32, 2, 2, false, 1] },
+  'd128 dq 2x2': { dims: [128], dq: [32, 16, 2, 2, false, 1] },
+};
+
+async function bwdTileSweep(deadline: number) {
+  const variants: typeof BWD_SWEEP = process.env.BWD_VARIANTS ? JSON.parse(process.env.BWD_VARIANTS) : BWD_SWEEP;
+  for (const [name, { dims, ...ov }] of Object.entries(variants)) for (const d of dims ?? [64, 128]) {
+    if (performance.now() > deadline) { out('bwdtiles.jsonl', { variant: name, d, note: 'time limit reached' }); continue; }
+    const bb = createWebGPUBackend({ tiles: ov });
+    try {
+      await bb.probe();
+      const r = await timeIt(bb, { s: Number(process.env.BWD_SEQ ?? 4096), d, causal: false, dtype: 'f32' }, Number(process.env.BWD_ITERS ?? 2), true);
+      const plan = (await bb.engine()).backwardPlan(makeProblem({ batch: 1, seqlenQ: 4096, seqlenK: 4096, nheadsQ: 1, headDim: d }));
+      out('bwdtiles.jsonl', { variant: name, override: ov, ...(Array.isArray(plan) ? { plan } : { dkv: plan.dkv, dq: plan.dq }), ...r });
+    } catch (e) {
+      out('bwdtiles.jsonl', { variant: name, d, error: String(e) });
+    }
+    await bb.dispose();
+  }
+}
+
 async function main() {
   const modes = process.argv.slice(2);
   const budgetS = Number(process.env.BUDGET_S ?? 400);
@@ -154,33 +296,8 @@ async function main() {
   const a = await b.probe();
   out('info.jsonl', { probe: a, date: new Date().toISOString(), node: process.version });
   if (!a.available) return;
-  if (modes.includes('tiles')) {
-    // [name, tile override, extra environment (e.g. FLASHATTN_WEBGPU_DAWN_FLAGS)]; TILE_VARIANTS (JSON) replaces the list.
-    const variants: [string, TileOverride, Record<string, string>?][] = process.env.TILE_VARIANTS ? JSON.parse(process.env.TILE_VARIANTS) : [
-      ['auto', {}],
-      ['64x32 8x2 sep nopf', { fwd: [64, 32, 8, 2, true, false] }],
-      ['64x32 4x4 sep', { fwd: [64, 32, 4, 4, true] }],
-      ['64x64 8x4 shared', { fwd: [64, 64, 8, 4, false] }],
-      ['64x16 8x1 shared nopf', { fwd: [64, 16, 8, 1, false, false] }],
-      ['64x16 4x2 shared', { fwd: [64, 16, 4, 2, false] }],
-      ['32x32 4x2 shared', { fwd: [32, 32, 4, 2, false] }],
-    ];
-    for (const [name, ov, env] of variants) for (const d of [64, 128]) {
-      const saved = Object.fromEntries(Object.keys(env ?? {}).map((k) => [k, process.env[k]]));
-      Object.assign(process.env, env ?? {});
-      const bb = createWebGPUBackend({ tiles: ov });
-      await bb.probe();
-      try {
-        const r = await timeIt(bb, { s: Number(process.env.TILE_SEQ ?? 4096), d, causal: false, dtype: 'f32' }, 3, false);
-        const plan = (await bb.engine()).forwardPlan(makeProblem({ batch: 1, seqlenQ: 4096, seqlenK: 4096, nheadsQ: 1, headDim: d }));
-        out('tiles.jsonl', { variant: name, tiles: Array.isArray(plan) ? plan : plan.tiles, subgroups: Array.isArray(plan) ? undefined : plan.subgroups, ...r });
-      } catch (e) {
-        out('tiles.jsonl', { variant: name, d, error: String(e) });
-      }
-      await bb.dispose();
-      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-    }
-  }
+  if (modes.includes('tiles')) await tileSweep(t0 + Number(process.env.TILES_S ?? 110) * 1000);
+  if (modes.includes('bwdtiles')) await bwdTileSweep(performance.now() + Number(process.env.BWD_S ?? 90) * 1000);
   if (modes.includes('bench')) {
     const seqs = (process.env.BENCH_SEQS ?? '1024,2048,4096,8192,16384').split(',').map(Number);
     const benchEnd = t0 + Number(process.env.BENCH_S ?? 170) * 1000;

@@ -47,7 +47,7 @@ export class Engine {
 
   tileLimits(): TileLimits {
     const l = this.ctx.limits;
-    return { smem: l.maxComputeWorkgroupStorageSize, invocations: Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX), subgroupMinSize: this.ctx.subgroupMinSize };
+    return { smem: l.maxComputeWorkgroupStorageSize, invocations: Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX), subgroupMinSize: this.ctx.subgroupMinSize, cpu: /llvmpipe|lavapipe|swiftshader/i.test(this.ctx.description) };
   }
 
   #rowTensors(p: Problem, names: string[]): RowTensor[] {
@@ -287,7 +287,8 @@ export class Engine {
         const rs = this.#buffer(bufferBytes(4 * n.lse, 4), 'row stats', track);
         this.#fill(rec, rs, POISON.f32);
         const cu = this.#cuBuffer(p, track);
-        const shape = { dtype: dt, d: p.headDim, dv: p.headDimV, softcap: p.softcap > 0 };
+        // fmaScores: the backward recomputes S exactly as the forward (and its stats pass) computed it.
+        const shape = { dtype: dt, d: p.headDim, dv: p.headDimV, softcap: p.softcap > 0, fmaScores: !!plan.stats.tiles.fma };
         const plRs = this.#pipeline(`rowstats|${JSON.stringify(shape)}`, () => rowStatsWGSL(shape));
         const plKv = this.#pipeline(`dkv|${JSON.stringify(shape)}|${JSON.stringify(plan.dkv)}`, () => dkvWGSL(shape, plan.dkv));
         // f32: recompute each row's max and sum (a forward without V) rather than trust the f32-rounded LSE, whose

@@ -1,5 +1,5 @@
-import { forwardLayout, forwardSmem, type ForwardTiles } from './wgsl-forward.js';
-import { dkvLayout, dkvSmem, dqLayout, dqSmem, type BackwardTiles } from './wgsl-backward.js';
+import { forwardAblation, forwardLayout, forwardOptions, forwardSmem, type ForwardOptions, type ForwardTiles } from './wgsl-forward.js';
+import { dkvDefaultRk, dkvLayout, dkvSmem, dqLayout, dqSmem, type BackwardTiles } from './wgsl-backward.js';
 
 /** What tile choice depends on: head dims and the adapter's workgroup limits. */
 export interface TileLimits {
@@ -7,13 +7,19 @@ export interface TileLimits {
   readonly invocations: number;
   /** Subgroup size guaranteed by the adapter (0 = no subgroups). */
   readonly subgroupMinSize: number;
+  /** A CPU implementation (lavapipe, SwiftShader): unrolled kernels compile for minutes there and gain nothing. */
+  readonly cpu?: boolean;
 }
 
 export interface TileOverride {
   /** [bm, bn, tm, tn, separateKV, prefetch (default: on)] */
   fwd?: [number, number, number, number, boolean, boolean?];
-  dkv?: [number, number, number, number, boolean];
-  dq?: [number, number, number, number, boolean];
+  /** Forward code options (candidates, off by default), applied to whichever forward tile is chosen: fma, unroll, fexp, dbuf. */
+  fwdOpts?: ForwardOptions;
+  /** [bm, bn, tm, tn, separateKV, prefetch (0/false off, 1/true next Q/dO tile, 2 also K/V in registers when shared; default 1), keys per thread in the dK/dV sums] */
+  dkv?: [number, number, number, number, boolean, (boolean | number)?, number?];
+  /** [bm, bn, tm, tn, separateKV, prefetch of the next K/V tile (default: on)] */
+  dq?: [number, number, number, number, boolean, (boolean | number)?];
 }
 
 const SIZES = [64, 32, 16, 8];
@@ -57,15 +63,26 @@ function pick<T extends { bm: number; bn: number; tm: number; tn: number; separa
 const isPow2 = (x: number) => x > 0 && (x & (x - 1)) === 0;
 
 /**
- * Forward shapes measured on the H200 through Dawn (f32, seqlen 4096, 2026-11-21; README "Benchmark"), by head dim:
- * tried in order where they fit the adapter, before the scored search. 4x2 scores per thread won at both head dims;
- * at d64, 32x32 with K/V sharing one array (15.8 TFLOP/s) is the shape the full grid ran with; 64x32 with separate
- * K/V arrays measured 16.5 in a later sweep and is the next candidate once it has been through the grid.
+ * Forward shapes measured on the H100 through Dawn (f32, seqlen 4096, GPU timestamps, 2026-11-21 23:20 UTC, with the
+ * default code options below; README "Benchmark"), by head dim: tried in order where they fit the adapter, before
+ * the scored search. d64: 64x32 with separate K/V arrays 21.7 TFLOP/s (needs 48 KiB), else 32x32 shared 20.7;
+ * d128: 64x16 with 4x1 scores per thread 19.4, else 64x16 4x2 (18.9 with 4-step unrolling) and 32x32 4x2.
  */
 const PREFERRED_FWD: readonly { maxD: number; tiles: readonly [number, number, number, number, boolean][] }[] = [
-  { maxD: 64, tiles: [[32, 32, 4, 2, false]] },
-  { maxD: 128, tiles: [[64, 16, 4, 2, false], [32, 32, 4, 2, false]] },
+  { maxD: 64, tiles: [[64, 32, 4, 2, true], [32, 32, 4, 2, false]] },
+  { maxD: 128, tiles: [[64, 16, 4, 1, false], [64, 16, 4, 2, false], [32, 32, 4, 2, false]] },
 ];
+
+/**
+ * Forward code options on by default (the same sweep): fexp (2^n from exponent bits in the f32 exp2 polynomial:
+ * +18% at d128 alone), fma (explicit fma chains, which also fix the summation order the backward recomputes), and
+ * on GPUs full unrolling of the QK^T and PV loops (with fma and fexp: d64 20.7 vs 15.7, d128 17.3-19.4 vs 14.9).
+ * An explicit `fwdOpts` override replaces them.
+ */
+export function defaultForwardOptions(lim: TileLimits): ForwardOptions {
+  return lim.cpu ? { fma: true, fexp: true } : { fma: true, fexp: true, unroll: true };
+}
+
 
 export function chooseForwardTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): ForwardTiles | null {
   let t: ForwardTiles | null = null;
@@ -74,8 +91,14 @@ export function chooseForwardTiles(d: number, dv: number, lim: TileLimits, ov?: 
     for (const cand of pref?.tiles ?? []) if (!t) t = pickForward(d, dv, lim, { fwd: cand }, true);
   }
   t ??= pickForward(d, dv, lim, ov);
+  if (!t) return null;
   // Prefetch (the next K/V tile in registers during the current one's math) unless the override turns it off.
-  return t && { ...t, prefetch: ov?.fwd?.[5] ?? true };
+  t = { ...t, prefetch: ov?.fwd?.[5] ?? true };
+  // Code options do not change the tile; dbuf (twice the K/V workgroup memory) is dropped where it does not fit.
+  const opts = { ...forwardOptions(ov?.fwdOpts ?? defaultForwardOptions(lim)) };
+  if (opts.dbuf && forwardSmem({ d, dv, subgroups: lim.subgroupMinSize >= forwardLayout({ d, dv }, t).g }, { ...t, dbuf: true }) > lim.smem) delete opts.dbuf;
+  const ablate = forwardAblation(); // timing only (scripts/device-run.ts); unset in any other use
+  return { ...t, ...opts, ...(ablate ? { ablate } : {}) };
 }
 
 function pickForward(d: number, dv: number, lim: TileLimits, ov?: TileOverride, onlyOverride = false): ForwardTiles | null {
@@ -87,18 +110,51 @@ function pickForward(d: number, dv: number, lim: TileLimits, ov?: TileOverride, 
   }, ov?.fwd, onlyOverride);
 }
 
+/**
+ * Backward shapes by head dim, tried in order where they fit, before the scored search (full override tuples).
+ * Measured on the H100 (f32, seqlen 4096, forward+backward, 2026-11-21 23:20 UTC): d64 32x32 4x2 with separate K/V
+ * arrays (loaded once per workgroup) 10.9 TFLOP/s, best of four; d128 16x32 2x2 with the shared K/V tile kept in
+ * registers (prefetch 2) 10.0, against 8.8 for 32x16 4x1 and 9.8 for 32x16 4x1 with prefetch 2.
+ */
+const PREFERRED_DKV: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['dkv']>[] }[] = [
+  { maxD: 64, tiles: [[32, 32, 4, 2, true, 1, 4]] },
+  { maxD: 128, tiles: [[16, 32, 2, 2, false, 2, 4], [32, 16, 4, 1, false, 1, 4], [16, 16, 2, 2, false, 1, 4]] },
+];
+const PREFERRED_DQ: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['dq']>[] }[] = [
+  { maxD: 64, tiles: [[32, 32, 4, 2, true, 1]] },
+  { maxD: 128, tiles: [[16, 32, 2, 2, false, 1], [32, 16, 4, 1, false, 1], [16, 16, 2, 2, false, 1]] },
+];
+
+const pfLevel = (x: boolean | number | undefined) => (x === undefined ? 1 : Number(x));
+
 export function chooseDkvTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): BackwardTiles | null {
-  return pick<BackwardTiles>(lim, (t) => {
-    const L = dkvLayout({ d, dv }, t);
-    if (!isPow2(L.g) || L.g > 32) return null;
-    return { smem: dkvSmem({ d, dv }, t), nt: L.nt, regs: t.tn * (L.ock + L.ocv) * 4, micro: t.tm * t.tn };
-  }, ov?.dkv);
+  const one = (o: NonNullable<TileOverride['dkv']> | undefined, onlyOverride: boolean) => {
+    const rk = o?.[6];
+    const with_ = (t: BackwardTiles): BackwardTiles => ({ ...t, prefetch: pfLevel(o?.[5]), rk: rk ?? dkvDefaultRk({ d, dv }, t) });
+    const t = pick<BackwardTiles>(lim, (t0) => {
+      const L = dkvLayout({ d, dv }, with_(t0));
+      if (!isPow2(L.g) || L.g > 32 || !L.valid) return null;
+      return { smem: dkvSmem({ d, dv }, with_(t0)), nt: L.nt, regs: L.rk * (L.ock + L.ocv) * 4, micro: t0.tm * t0.tn };
+    }, o && [o[0], o[1], o[2], o[3], o[4]], onlyOverride);
+    return t && with_(t);
+  };
+  let t: BackwardTiles | null = null;
+  if (ov?.dkv) t = one(ov.dkv, true);
+  for (const cand of PREFERRED_DKV.find((x) => Math.max(d, dv) <= x.maxD)?.tiles ?? []) t ??= one(cand, true);
+  return t ?? one(undefined, false);
 }
 
 export function chooseDqTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): BackwardTiles | null {
-  return pick<BackwardTiles>(lim, (t) => {
-    const L = dqLayout({ d, dv }, t);
-    if (!isPow2(L.g) || L.g > 32) return null;
-    return { smem: dqSmem({ d, dv }, t), nt: L.nt, regs: t.tm * L.ock * 4, micro: t.tm * t.tn };
-  }, ov?.dq);
+  const one = (o: NonNullable<TileOverride['dq']> | undefined, onlyOverride: boolean) => {
+    const t = pick<BackwardTiles>(lim, (t0) => {
+      const L = dqLayout({ d, dv }, t0);
+      if (!isPow2(L.g) || L.g > 32 || !L.valid) return null;
+      return { smem: dqSmem({ d, dv }, t0), nt: L.nt, regs: t0.tm * L.ock * 4, micro: t0.tm * t0.tn };
+    }, o && [o[0], o[1], o[2], o[3], o[4]], onlyOverride);
+    return t && { ...t, prefetch: pfLevel(o?.[5]) };
+  };
+  let t: BackwardTiles | null = null;
+  if (ov?.dq) t = one(ov.dq, true);
+  for (const cand of PREFERRED_DQ.find((x) => Math.max(d, dv) <= x.maxD)?.tiles ?? []) t ??= one(cand, true);
+  return t ?? one(undefined, false);
 }

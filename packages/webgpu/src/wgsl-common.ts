@@ -86,13 +86,15 @@ fn score2(a: f32) -> f32 { return P.softcap * capT(a) * 1.4426950408889634; }\n`
 export function loadTile(o: {
   dst: string; stride: number; rows: number; dim: number; nt: number; ld: string;
   row0: string; rowEnd: string; seqRowBase: string; heads: string; head: string; shift: string;
+  /** Optional start of the tile inside dst (WGSL u32 expression), e.g. one of two alternating buffers. */
+  offset?: string;
 }): string {
   const d4 = Math.ceil(o.dim / 4);
   return `for (var e = t; e < ${o.rows * d4}u; e += ${o.nt}u) {
       let r = e / ${d4}u; let c = e - r * ${d4}u; let row = ${o.row0} + r;
       var x = vec4<f32>(0.0);
       if (row < ${o.rowEnd}) { x = ld4_${o.ld}(((${o.seqRowBase} + row) * ${o.heads} + ${o.head}) * ${o.dim}u + c * 4u + ${o.shift}, c); }
-      ${o.dst}[r * ${o.stride}u + c] = x;
+      ${o.dst}[${o.offset ? `${o.offset} + ` : ''}r * ${o.stride}u + c] = x;
     }`;
 }
 
@@ -118,12 +120,12 @@ export function prefetchTile(o: {
   }, '\n    ');
 }
 
-export function storePrefetched(o: { name: string; n: number; rows: number; dim: number; nt: number; dst: string; stride: number }): string {
+export function storePrefetched(o: { name: string; n: number; rows: number; dim: number; nt: number; dst: string; stride: number; offset?: string }): string {
   const d4 = Math.ceil(o.dim / 4);
   const total = o.rows * d4;
   return rep(o.n, (i) => {
     const e = `t + ${i * o.nt}u`;
-    const body = `let e = ${e}; let r = e / ${d4}u; ${o.dst}[r * ${o.stride}u + e - r * ${d4}u] = ${o.name}${i};`;
+    const body = `let e = ${e}; let r = e / ${d4}u; ${o.dst}[${o.offset ? `${o.offset} + ` : ''}r * ${o.stride}u + e - r * ${d4}u] = ${o.name}${i};`;
     return (i + 1) * o.nt > total ? `if (${e} < ${total}u) { ${body} }` : `{ ${body} }`;
   }, '\n    ');
 }
@@ -154,9 +156,11 @@ export const UNI_LOAD =
 
 /**
  * exp2x: the builtin exp2 (about 2 ulp on GPUs), or for f32 problems a Cephes-style polynomial (about 1 ulp) so that
- * f32 results stay within the criterion's bound, which a naive f32 computation makes tight.
+ * f32 results stay within the criterion's bound, which a naive f32 computation makes tight. `bitScale`: multiply by
+ * 2^n built from exponent bits (n in [-126, 126] after the clamp, so always a normal) instead of ldexp; the same
+ * value wherever the result is a normal.
  */
-export function exp2Fn(precise: boolean): string {
+export function exp2Fn(precise: boolean, bitScale = false): string {
   if (!precise) return 'fn exp2x(x: f32) -> f32 { return exp2(x); }\n';
   return `fn exp2x(x: f32) -> f32 {
   let xc = clamp(x, -126.0, 126.0);
@@ -169,7 +173,7 @@ export function exp2Fn(precise: boolean): string {
   p = fma(p, f, 2.402264791363012e-1);
   p = fma(p, f, 6.931472028550421e-1);
   p = fma(p, f, 1.0);
-  return select(ldexp(p, i32(n)), 0.0, x < -126.0);
+  return select(${bitScale ? 'p * bitcast<f32>(u32(i32(n) + 127) << 23u)' : 'ldexp(p, i32(n))'}, 0.0, x < -126.0);
 }
 `;
 }

@@ -11,6 +11,52 @@ export interface ForwardTiles {
   readonly separateKV: boolean;
   /** Load the next K/V tile into registers while the current one is computed (software double buffering). */
   readonly prefetch?: boolean;
+  // Candidate code options (FLASHATTN_WEBGPU_TILES "fwdOpts", off by default; each is correct for every feature):
+  /** QKᵀ (and PV) as explicit fma() chains: `s += dot(a, b)` is a multiply, three FMAs and an add per 4 FMAs. */
+  readonly fma?: boolean;
+  /**
+   * Generate the QKᵀ d-loop and the PV key loop unrolled: fully (true: constant workgroup-memory offsets, no loop
+   * overhead) or n steps per iteration (n: fewer registers live than full unrolling; full where n does not divide).
+   */
+  readonly unroll?: boolean | number;
+  /** exp2x scales by 2^n built from exponent bits instead of ldexp (same polynomial, same result for normals). */
+  readonly fexp?: boolean;
+  /** Two K/V workgroup buffers used alternately: the barrier at the top of each key step is not needed. */
+  readonly dbuf?: boolean;
+  /** Timing only, never set from TileOverride: see `setForwardAblation`. */
+  readonly ablate?: ForwardAblation;
+}
+
+export type ForwardOptions = { -readonly [K in 'fma' | 'fexp' | 'dbuf']?: boolean } & { unroll?: boolean | number };
+
+/** The options that are set, and nothing else (the override comes from JSON in an environment variable). */
+export function forwardOptions(o?: ForwardOptions): ForwardOptions {
+  const r: ForwardOptions = {};
+  for (const k of ['fma', 'fexp', 'dbuf'] as const) if (o?.[k] === true) r[k] = true;
+  const u = o?.unroll;
+  if (u === true || (typeof u === 'number' && Number.isInteger(u) && u > 1 && u <= 64)) r.unroll = u;
+  return r;
+}
+
+/**
+ * Ablations for attributing GPU time (scripts/device-run.ts `tiles` mode only): the same kernel with one piece
+ * removed, results wrong on purpose. noexp: exp2x(x) = x; nopv: no P·V loop (P still stored); noqk: scores from one
+ * vec4 dot (k = 0) instead of the d-loop; noload: no global K/V loads after the first tile; norescale: O not scaled
+ * by alpha; nobartop: no barrier at the top of a key step; nobar: no barrier inside the key loop.
+ */
+export type ForwardAblation = 'noexp' | 'nopv' | 'noqk' | 'noload' | 'norescale' | 'nobartop' | 'nobar';
+export const FORWARD_ABLATIONS: readonly ForwardAblation[] = ['noexp', 'nopv', 'noqk', 'noload', 'norescale', 'nobartop', 'nobar'];
+let timingAblation: ForwardAblation | undefined;
+/**
+ * Set (or clear) the ablation that chooseForwardTiles attaches to the forward tiles it returns. Timing only, for
+ * scripts/device-run.ts, which imports this module directly: index.ts does not export it, and no option or
+ * environment variable of the backend reaches it.
+ */
+export function setForwardAblation(a?: ForwardAblation): void {
+  timingAblation = a;
+}
+export function forwardAblation(): ForwardAblation | undefined {
+  return timingAblation;
 }
 
 export interface ForwardShape {
@@ -34,13 +80,15 @@ export function forwardLayout(s: { d: number; dv: number }, t: ForwardTiles) {
   /** vec4 registers per thread holding the next K (pk) and V (pv) tile when prefetching. */
   const pk = Math.ceil((t.bn * d4) / nt);
   const pv = Math.ceil((t.bn * dv4) / nt);
-  return { g, rg, nt, d4, dv4, oc, sq, sk, sv, pk, pv };
+  /** K/V workgroup buffers (2 with dbuf). */
+  const nbuf = t.dbuf ? 2 : 1;
+  return { g, rg, nt, d4, dv4, oc, sq, sk, sv, pk, pv, nbuf };
 }
 
 /** Workgroup memory in bytes. */
 export function forwardSmem(s: { d: number; dv: number; subgroups: boolean }, t: ForwardTiles): number {
   const L = forwardLayout(s, t);
-  let n = 16 * (t.bm * L.sq + t.bn * L.sk + (t.separateKV ? t.bn * L.sv : 0)) + 4 * t.bm * t.bn + 16;
+  let n = 16 * (t.bm * L.sq + L.nbuf * (t.bn * L.sk + (t.separateKV ? t.bn * L.sv : 0))) + 4 * t.bm * t.bn + 16;
   if (!s.subgroups) n += 4 * t.bm * L.g;
   return n;
 }
@@ -57,6 +105,16 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
   const { bm, bn, tm, tn } = t;
   const pf = !!t.prefetch;
   const useV = !stats;
+  const ab = stats ? undefined : t.ablate;
+  const nl = ab === 'noload';
+  const db = !!t.dbuf;
+  /** A barrier inside the key loop (the `nobar` ablation drops them all). */
+  const bar = ab === 'nobar' ? '' : 'workgroupBarrier();';
+  // dbuf: key step n uses K/V buffer n & 1 (offsets kbo/vbo into arrays twice the size).
+  const kOff = db ? 'kbo' : undefined;
+  const vOff = db ? (t.separateKV ? 'vbo' : 'kbo') : undefined;
+  const ko = kOff ? `${kOff} + ` : '';
+  const vo = vOff ? `${vOff} + ` : '';
   const vs = t.separateKV ? 'vs' : 'ks';
   const vecD = s.d % 4 === 0;
   const vecDV = s.dv % 4 === 0;
@@ -64,40 +122,71 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
   const reduceMax = (i: number) => (s.subgroups ? groupReduceShuffle(`mx${i}`, g, 'max') : '');
   const kTile = { rows: bn, dim: s.d, nt, ld: 'k', rowEnd: 'sk', seqRowBase: 'kr0', heads: 'P.hkv', head: 'hk', shift: 'P.kShift' };
   const vTile = { rows: bn, dim: s.dv, nt, ld: 'v', rowEnd: 'sk', seqRowBase: 'kr0', heads: 'P.hkv', head: 'hk', shift: 'P.vShift' };
-  const loadK = (row0: string) => (pf ? prefetchTile({ ...kTile, name: 'pk', n: L.pk, row0 }) : loadTile({ ...kTile, dst: 'ks', stride: sk, row0 }));
-  const loadV = (row0: string) => (pf ? prefetchTile({ ...vTile, name: 'pv', n: L.pv, row0 }) : loadTile({ ...vTile, dst: vs, stride: sv, row0 }));
-  const storeK = storePrefetched({ name: 'pk', n: L.pk, rows: bn, dim: s.d, nt, dst: 'ks', stride: sk });
-  const storeV = storePrefetched({ name: 'pv', n: L.pv, rows: bn, dim: s.dv, nt, dst: vs, stride: sv });
+  const loadK = (row0: string) => (pf ? prefetchTile({ ...kTile, name: 'pk', n: L.pk, row0 }) : loadTile({ ...kTile, dst: 'ks', stride: sk, row0, offset: kOff }));
+  const loadV = (row0: string) => (pf ? prefetchTile({ ...vTile, name: 'pv', n: L.pv, row0 }) : loadTile({ ...vTile, dst: vs, stride: sv, row0, offset: vOff }));
+  const storeK = storePrefetched({ name: 'pk', n: L.pk, rows: bn, dim: s.d, nt, dst: 'ks', stride: sk, offset: kOff });
+  const storeV = storePrefetched({ name: 'pv', n: L.pv, rows: bn, dim: s.dv, nt, dst: vs, stride: sv, offset: vOff });
+  /** Direct (non-prefetch) loads; the `noload` ablation keeps only the first tile's. */
+  const firstOnly = (code: string) => (nl ? `if (j0 == jstart) { ${code} }` : code);
   // Key tiles: with prefetch, tile j0 is in registers at the top of step j0 and is stored first; the next one is
   // loaded right after (K, and V when separate) or after V's store (V sharing K's array).
   const stepLoad = pf
     ? `${storeK}
     ${t.separateKV && useV ? storeV : ''}
-    workgroupBarrier();
+    ${bar}
     let more = j0 + ${bn} < jhi;
     if (more) {
-    ${loadK('kb + ' + bn + 'u')}
-    ${t.separateKV && useV ? loadV('kb + ' + bn + 'u') : ''}
+    ${nl ? '' : loadK('kb + ' + bn + 'u')}
+    ${t.separateKV && useV && !nl ? loadV('kb + ' + bn + 'u') : ''}
     }`
-    : `${loadK('kb')}
-    ${t.separateKV && useV ? loadV('kb') : ''}
-    workgroupBarrier();`;
+    : `${firstOnly(loadK('kb'))}
+    ${t.separateKV && useV ? firstOnly(loadV('kb')) : ''}
+    ${bar}`;
   const sharedV = pf
     ? `${storeV}
     if (more) {
-    ${loadV('kb + ' + bn + 'u')}
+    ${nl ? '' : loadV('kb + ' + bn + 'u')}
     }`
-    : loadV('kb');
+    : firstOnly(loadV('kb'));
+  /** A loop of n steps (step(i): code for index i, a constant or a WGSL expression), unrolled per t.unroll. */
+  const unrolled = (v: string, n: number, step: (i: string | number) => string, body: (code: string) => string) => {
+    const u = t.unroll;
+    if (u === true || (typeof u === 'number' && (u >= n || n % u !== 0))) return rep(n, (i) => `{ ${step(i)} }`, '\n    ');
+    if (typeof u === 'number' && u > 1) return `for (var ${v} = 0u; ${v} < ${n}u; ${v} += ${u}u) {
+      ${rep(u, (i) => `{ ${step(i === 0 ? v : `${v} + ${i}u`)} }`, '\n      ')}
+    }`;
+    return body(step(v));
+  };
+  // PV over four keys per step (j4: the loop variable or an expression, or a constant when unrolled).
+  const pvStep = (j4: string | number) => `${rep(tm, (i) => `let p${i} = ps[r${i} * ${bn4}u + ${typeof j4 === 'number' ? `${j4}u` : j4}];`, ' ')}
+      ${rep(4, (jj) => `${rep(oc, (c) => `let w${jj}_${c} = ${vs}[${vo}${typeof j4 === 'number' ? `${(j4 * 4 + jj) * sv + g * c}u + tx` : `(${j4 === 'j4' ? j4 : `(${j4})`} * 4u + ${jj}u) * ${sv}u + tx + ${g * c}u`}];`, ' ')}
+      ${rep(tm * oc, (x) => {
+        const o = `o${Math.floor(x / oc)}_${x % oc}`, p = `p${Math.floor(x / oc)}[${jj}]`, w = `w${jj}_${x % oc}`;
+        return t.fma ? `${o} = fma(vec4<f32>(${p}), ${w}, ${o});` : `${o} += ${p} * ${w};`;
+      }, ' ')}`, '\n      ')}`;
+  const pvLoop = unrolled('j4', bn4, pvStep, (code) => `for (var j4 = 0u; j4 < ${bn4}u; j4++) {
+      ${code}
+    }`);
   const pv = useV
-    ? `${t.separateKV ? '' : `${s.subgroups ? 'workgroupBarrier();' : ''}
+    ? `${t.separateKV ? '' : `${s.subgroups ? bar : ''}
     ${sharedV}`}
-    workgroupBarrier();
-    for (var j4 = 0u; j4 < ${bn4}u; j4++) {
-      ${rep(tm, (i) => `let p${i} = ps[r${i} * ${bn4}u + j4];`, ' ')}
-      ${rep(4, (jj) => `${rep(oc, (c) => `let w${jj}_${c} = ${vs}[(j4 * 4u + ${jj}u) * ${sv}u + tx + ${g * c}u];`, ' ')}
-      ${rep(tm * oc, (x) => `o${Math.floor(x / oc)}_${x % oc} += p${Math.floor(x / oc)}[${jj}] * w${jj}_${x % oc};`, ' ')}`, '\n      ')}
-    }`
+    ${bar}
+    ${ab === 'nopv' ? '' : pvLoop}`
     : '';
+  // QKᵀ over one vec4 of d (k: the loop variable, or a constant when unrolled).
+  const qkStep = (k: string | number) => {
+    const kk = typeof k === 'number' ? `${k}u` : k;
+    return `${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + ${kk}];`, ' ')}
+      ${rep(tn, (j) => `let b${j} = ks[${ko}(tx + ${g * j}u) * ${sk}u + ${kk}];`, ' ')}
+      ${rep(tm * tn, (x) => {
+        const sc = `s${Math.floor(x / tn)}_${x % tn}`, a = `a${Math.floor(x / tn)}`, b = `b${x % tn}`;
+        return t.fma ? `${sc} = fma(${a}.w, ${b}.w, fma(${a}.z, ${b}.z, fma(${a}.y, ${b}.y, fma(${a}.x, ${b}.x, ${sc}))));` : `${sc} += dot(${a}, ${b});`;
+      }, ' ')}`;
+  };
+  const kIters = ab === 'noqk' ? 1 : d4;
+  const qkLoop = unrolled('k', kIters, qkStep, (code) => `for (var k = 0u; k < ${kIters}u; k++) {
+      ${code}
+    }`);
   const rowSums = s.subgroups
     ? rep(tm, (i) => groupReduceShuffle(`l${i}`, g, 'add'))
     : `workgroupBarrier();
@@ -126,11 +215,11 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
 ${stats ? `@group(0) @binding(7) var<storage, read_write> RS: array<vec4<f32>>;` : `@group(0) @binding(5) var<storage, read> Vb: ${storageType(s.dtype, vecDV)};
 @group(0) @binding(6) var<storage, read_write> Ob: ${storageType('f32', vecDV)};
 @group(0) @binding(7) var<storage, read_write> Lb: array<f32>;`}
-${loaders('q', 'Qb', s.dtype, s.d, vecD)}${loaders('k', 'Kb', s.dtype, s.d, vecD)}${stats ? '' : `${loaders('v', 'Vb', s.dtype, s.dv, vecDV)}${storer('o', 'Ob', s.dv, vecDV)}`}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32')}
+${loaders('q', 'Qb', s.dtype, s.d, vecD)}${loaders('k', 'Kb', s.dtype, s.d, vecD)}${stats ? '' : `${loaders('v', 'Vb', s.dtype, s.dv, vecDV)}${storer('o', 'Ob', s.dv, vecDV)}`}${scoreFns(s.softcap)}${ab === 'noexp' ? 'fn exp2x(x: f32) -> f32 { return x; }\n' : exp2Fn(s.dtype === 'f32', !!t.fexp)}
 const NEG: f32 = -3.0e38;
 var<workgroup> qs: array<vec4<f32>, ${bm * sq}>;
-var<workgroup> ks: array<vec4<f32>, ${bn * sk}>;
-${t.separateKV && useV ? `var<workgroup> vs: array<vec4<f32>, ${bn * sv}>;` : ''}
+var<workgroup> ks: array<vec4<f32>, ${L.nbuf * bn * sk}>;
+${t.separateKV && useV ? `var<workgroup> vs: array<vec4<f32>, ${L.nbuf * bn * sv}>;` : ''}
 ${useV ? `var<workgroup> ps: array<vec4<f32>, ${(bm * bn) / 4}>;` : ''}
 ${s.subgroups ? '' : `var<workgroup> red: array<f32, ${bm * g}>;`}
 var<workgroup> uni: vec4<u32>;
@@ -153,25 +242,22 @@ ${queryTilePrologue(bm)}
     ${useV ? loadV('kb') : ''}
   }` : ''}
   for (var j0 = jstart; j0 < jhi; j0 += ${bn}) {
-    workgroupBarrier();
-    let kb = u32(j0);
+    ${db || ab === 'nobartop' ? '' : bar}
+    let kb = u32(j0);${db ? `
+    let kbuf = (u32(j0 - jstart) / ${bn}u) & 1u; let kbo = kbuf * ${bn * sk}u;${t.separateKV && useV ? ` let vbo = kbuf * ${bn * sv}u;` : ''}` : ''}
     ${stepLoad}
     ${rep(tm * tn, (x) => `var s${Math.floor(x / tn)}_${x % tn} = 0.0;`, ' ')}
-    for (var k = 0u; k < ${d4}u; k++) {
-      ${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + k];`, ' ')}
-      ${rep(tn, (j) => `let b${j} = ks[(tx + ${g * j}u) * ${sk}u + k];`, ' ')}
-      ${rep(tm * tn, (x) => `s${Math.floor(x / tn)}_${x % tn} += dot(a${Math.floor(x / tn)}, b${x % tn});`, ' ')}
-    }
+    ${qkLoop}
     ${rep(tn, (j) => `let kj${j} = j0 + i32(tx + ${g * j}u);`, ' ')}
     ${rep(tm, (i) => `${rep(tn, (j) => `let v${i}_${j} = kj${j} >= lo${i} && kj${j} < hi${i}; let x${i}_${j} = select(NEG, score2(s${i}_${j}), v${i}_${j});`, ' ')}
     var mx${i} = ${maxChain(Array.from({ length: tn }, (_, j) => `x${i}_${j}`))};`)}
     ${s.subgroups ? rep(tm, reduceMax) : `${rep(tm, (i) => `red[r${i} * ${g}u + tx] = mx${i};`, ' ')}
-    workgroupBarrier();
+    ${bar}
     ${rep(tm, (i) => `for (var q = 0u; q < ${g}u; q++) { mx${i} = max(mx${i}, red[r${i} * ${g}u + q]); }`)}`}
     ${rep(tm, (i) => `let mn${i} = max(m${i}, mx${i}); let al${i} = exp2x(m${i} - mn${i}); m${i} = mn${i};
     ${rep(tn, (j) => `let p${i}_${j} = select(0.0, exp2x(x${i}_${j} - mn${i}), v${i}_${j});${useV ? ` { let pi = r${i} * ${bn}u + tx + ${g * j}u; ps[pi >> 2u][pi & 3u] = p${i}_${j}; }` : ''}`, ' ')}
     l${i} = l${i} * al${i} + ${rep(tn, (j) => `p${i}_${j}`, ' + ')};
-    ${useV ? rep(oc, (c) => `o${i}_${c} *= al${i};`, ' ') : ''}`)}
+    ${useV && ab !== 'norescale' ? rep(oc, (c) => `o${i}_${c} *= al${i};`, ' ') : ''}`)}
     ${pv}
   }
   ${rowSums}
