@@ -74,13 +74,14 @@ const PREFERRED_FWD: readonly { maxD: number; tiles: readonly [number, number, n
 ];
 
 /**
- * Forward code options on by default (the same sweep): fexp (2^n from exponent bits in the f32 exp2 polynomial:
- * +18% at d128 alone), fma (explicit fma chains, which also fix the summation order the backward recomputes), and
- * on GPUs full unrolling of the QK^T and PV loops (with fma and fexp: d64 20.7 vs 15.7, d128 17.3-19.4 vs 14.9).
- * An explicit `fwdOpts` override replaces them.
+ * Forward code options on by default: fexp (2^n from exponent bits in the f32 exp2 polynomial, the same values: +18%
+ * at d128 alone in the H100 sweep) and, on GPUs, full unrolling of the QK^T and PV loops (the same operations in the
+ * same order). Not fma: its sequential chains over d round f32 scores differently from `s += dot(a, b)`, and with it
+ * on, three f32 cases of the H100 grid (d80/d96) exceeded the criterion (1.05-1.28x the bound; 2026-11-21 23:58 UTC),
+ * for +2-11% of speed. An explicit `fwdOpts` override replaces these defaults.
  */
 export function defaultForwardOptions(lim: TileLimits): ForwardOptions {
-  return lim.cpu ? { fma: true, fexp: true } : { fma: true, fexp: true, unroll: true };
+  return lim.cpu ? { fexp: true } : { fexp: true, unroll: true };
 }
 
 
