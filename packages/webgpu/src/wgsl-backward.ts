@@ -37,7 +37,9 @@ const LOG2E = '1.4426950408889634';
 
 /**
  * Row statistics for the backward: (lse * log2 e, D = rowsum(dO * O)) per (query row, head). D is summed exactly as
- * the dK/dV and dQ kernels sum dP = dO Vᵀ (fdot, same order), so that dP - D is exactly 0 where O = V (one key).
+ * the dK/dV and dQ kernels sum dP = dO Vᵀ (`+= dot`, same order), so that dP - D is exactly 0 where O = V (one key).
+ * Not fma chains: sequential chains over the head dim round worse in f32; with them, an f32 d160 case of the H100
+ * grid exceeded the criterion (dK 1.26x the bound, 2026-11-22 00:05 UTC).
  */
 export function rowStatsWGSL(s: BackwardShape): string {
   const vecDV = s.dv % 4 === 0;
@@ -60,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let bo = (row * P.hq + h) * ${s.dv}u;
   var acc = 0.0;
   for (var c = 0u; c < ${dv4}u; c++) {
-    acc = fdot(acc, ld4_o(bo + c * 4u + P.oShift, c), ld4_do(bo + c * 4u + P.doShift, c));
+    acc += dot(ld4_o(bo + c * 4u + P.oShift, c), ld4_do(bo + c * 4u + P.doShift, c));
   }
   let lse = Lb[b * P.lseBatchStride + h * P.lseHeadStride + select(0u, cu[b], P.lseVarlen == 1u) + i];
   RS[(cu[b] + i) * P.hq + h] = vec4<f32>(lse * ${LOG2E}, 1.0, acc, 0.0);
@@ -254,7 +256,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var k = 0u; k < ${dv4}u; k++) {
       ${rep(tn, (i) => `let a${i} = ${vbuf}[r${i} * ${sv}u + k];`, ' ')}
       ${rep(tm, (j) => `let q${j} = dos[c${j} * ${so}u + k];`, ' ')}
-      ${rep(tn * tm, (x) => `dp${Math.floor(x / tm)}_${x % tm} = fdot(dp${Math.floor(x / tm)}_${x % tm}, a${Math.floor(x / tm)}, q${x % tm});`, ' ')}
+      ${rep(tn * tm, (x) => `dp${Math.floor(x / tm)}_${x % tm} += dot(a${Math.floor(x / tm)}, q${x % tm});`, ' ')}
     }
     ${rep(tn * tm, (x) => { const i = Math.floor(x / tm); const j = x % tm; return `{ let pi = r${i} * ${ps}u + c${j}; pts[pi >> 2u][pi & 3u] = p${i}_${j}; dsts[pi >> 2u][pi & 3u] = p${i}_${j} * (dp${i}_${j} - st${j}.z)${captDeriv(s.softcap, `s${i}_${j}`)}; }`; }, '\n    ')}
     workgroupBarrier();
@@ -381,7 +383,7 @@ ${queryTilePrologue(bm)}
     for (var k = 0u; k < ${dv4}u; k++) {
       ${rep(tm, (i) => `let a${i} = dos[r${i} * ${so}u + k];`, ' ')}
       ${rep(tn, (j) => `let w${j} = ${vbuf}[c${j} * ${sv}u + k];`, ' ')}
-      ${rep(tm * tn, (x) => `dp${Math.floor(x / tn)}_${x % tn} = fdot(dp${Math.floor(x / tn)}_${x % tn}, a${Math.floor(x / tn)}, w${x % tn});`, ' ')}
+      ${rep(tm * tn, (x) => `dp${Math.floor(x / tn)}_${x % tn} += dot(a${Math.floor(x / tn)}, w${x % tn});`, ' ')}
     }
     ${second}
     ${rep(tm * tn, (x) => `var s${Math.floor(x / tn)}_${x % tn} = 0.0;`, ' ')}
