@@ -77,7 +77,7 @@ const PREFERRED_FWD: readonly { maxD: number; tiles: readonly [number, number, n
  * Forward code options on by default: fexp (2^n from exponent bits in the f32 exp2 polynomial, the same values: +18%
  * at d128 alone in the H100 sweep) and, on GPUs, full unrolling of the QK^T and PV loops (the same operations in the
  * same order). Not fma: its sequential chains over d round f32 scores differently from `s += dot(a, b)`, and with it
- * on, three f32 cases of the H100 grid (d80/d96) exceeded the criterion (1.05-1.28x the bound; 2026-11-21 23:58 UTC),
+ * on, three f32 cases of the H100 grid (d80/d96) exceeded the criterion (1.05-1.28x the bound; 2026-11-21 23:44 UTC),
  * for +2-11% of speed. An explicit `fwdOpts` override replaces these defaults.
  */
 export function defaultForwardOptions(lim: TileLimits): ForwardOptions {

@@ -39,7 +39,7 @@ const LOG2E = '1.4426950408889634';
  * Row statistics for the backward: (lse * log2 e, D = rowsum(dO * O)) per (query row, head). D is summed exactly as
  * the dK/dV and dQ kernels sum dP = dO Vᵀ (`+= dot`, same order), so that dP - D is exactly 0 where O = V (one key).
  * Not fma chains: sequential chains over the head dim round worse in f32; with them, an f32 d160 case of the H100
- * grid exceeded the criterion (dK 1.26x the bound, 2026-11-22 00:05 UTC).
+ * grid exceeded the criterion (dK 1.26x the bound, 2026-11-21 23:50 UTC).
  */
 export function rowStatsWGSL(s: BackwardShape): string {
   const vecDV = s.dv % 4 === 0;
