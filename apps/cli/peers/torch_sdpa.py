@@ -11,6 +11,7 @@ or {"available": false, "reason": str}. Times are medians of CUDA-event timings;
 torch.cuda.max_memory_allocated() above what the inputs hold.
 """
 import json
+import time
 import sys
 
 
@@ -47,9 +48,14 @@ def main():
                             o = F.scaled_dot_product_attention(q, k, v, is_causal=req["causal"])
                             if mode == "fwd+bwd":
                                 o.backward(dout)
-                        for _ in range(max(1, req["warmup"])):
+                        # At least `warmup` calls, and until warmupMs have passed: an idle GPU runs at low clocks
+                        # until it has been busy a while (the same rule as the JS side's warm-up).
+                        t0 = time.perf_counter()
+                        i = 0
+                        while i < max(1, req["warmup"]) or (time.perf_counter() - t0) * 1e3 < req.get("warmupMs", 0):
                             step()
-                        torch.cuda.synchronize()
+                            torch.cuda.synchronize()
+                            i += 1
                         base = torch.cuda.memory_allocated()
                         torch.cuda.reset_peak_memory_stats()
                         times = []

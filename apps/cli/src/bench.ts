@@ -37,6 +37,7 @@ export const BENCH_FLAGS: FlagSpecs = {
   heads: { kind: 'string', value: 'N', help: 'fixed number of heads (overrides --hidden)' },
   repeats: { kind: 'string', value: 'N', help: 'timed runs per point; the median is reported (default 10)' },
   warmup: { kind: 'string', value: 'N', help: 'untimed runs first (default 2)' },
+  'warmup-ms': { kind: 'string', value: 'MS', help: 'keep warming up until this much time has passed too (default 1000): an idle GPU runs at low clocks until it has been busy a while' },
   peer: { kind: 'string', value: 'torch', help: 'also time PyTorch SDPA (flash and cudnn backends) on the same shapes, where python3+torch+CUDA exist' },
   chart: { kind: 'string', value: 'FILE', help: 'write an SVG chart of TFLOP/s vs seqlen per backend' },
   json: { kind: 'bool', help: 'print the results as JSON' },
@@ -56,6 +57,8 @@ export interface BenchRow {
   mode: BenchMode;
   /** Median wall time of one call, milliseconds. */
   ms?: number;
+  /** Every timed call's wall time, in order (milliseconds): shows a slow first call or drift that the median hides. */
+  allMs?: number[];
   tflops?: number;
   /** Peak extra memory above the inputs during the timed runs, bytes, and how it was measured. */
   peakBytes?: number;
@@ -96,12 +99,23 @@ class MemorySampler {
   }
 }
 
-async function timeHost(b: Backend, p: Problem, x: { q: HostArray; k: HostArray; v: HostArray; dout: HostArray }, mode: BenchMode, reps: number, warm: number) {
+/** Untimed calls: at least `warm` of them, and until `warmMs` have passed (GPU clocks ramp up only under load). */
+async function warmUp(once: () => Promise<void>, warm: Warm) {
+  const t0 = performance.now();
+  for (let i = 0; i < warm.n || performance.now() - t0 < warm.ms; i++) await once();
+}
+
+interface Warm {
+  readonly n: number;
+  readonly ms: number;
+}
+
+async function timeHost(b: Backend, p: Problem, x: { q: HostArray; k: HostArray; v: HostArray; dout: HostArray }, mode: BenchMode, reps: number, warm: Warm) {
   const once = async () => {
     const f = await b.forward(p, { q: x.q, k: x.k, v: x.v });
     if (mode === 'fwd+bwd') await b.backward(p, { q: x.q, k: x.k, v: x.v, out: f.out, dout: x.dout, lse: f.lse! });
   };
-  for (let i = 0; i < warm; i++) await once();
+  await warmUp(once, warm);
   const mem = new MemorySampler();
   const ts: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -109,10 +123,10 @@ async function timeHost(b: Backend, p: Problem, x: { q: HostArray; k: HostArray;
     await once();
     ts.push(performance.now() - t0);
   }
-  return { ms: median(ts), peakBytes: mem.stop(), memoryMethod: 'host process: peak rss/ArrayBuffer growth above the inputs, sampled every 2 ms and after each run' };
+  return { ms: median(ts), allMs: ts, peakBytes: mem.stop(), memoryMethod: 'host process: peak rss/ArrayBuffer growth above the inputs, sampled every 2 ms and after each run' };
 }
 
-async function timeDevice(b: Backend, p: Problem, x: { q: HostArray; k: HostArray; v: HostArray; dout: HostArray }, mode: BenchMode, reps: number, warm: number) {
+async function timeDevice(b: Backend, p: Problem, x: { q: HostArray; k: HostArray; v: HostArray; dout: HostArray }, mode: BenchMode, reps: number, warm: Warm) {
   const d = b.device!;
   const held: DeviceTensor[] = [];
   try {
@@ -138,7 +152,7 @@ async function timeDevice(b: Backend, p: Problem, x: { q: HostArray; k: HostArra
         f.lse?.dispose();
       }
     };
-    for (let i = 0; i < warm; i++) await once();
+    await warmUp(once, warm);
     const mem = new MemorySampler();
     const ts: number[] = [];
     for (let i = 0; i < reps; i++) {
@@ -147,7 +161,7 @@ async function timeDevice(b: Backend, p: Problem, x: { q: HostArray; k: HostArra
       ts.push(performance.now() - t0);
     }
     return {
-      ms: median(ts), peakBytes: mem.stop(),
+      ms: median(ts), allMs: ts, peakBytes: mem.stop(),
       memoryMethod: 'host process (rss growth, sampled every 2 ms); a GPU backend\'s device memory is not included: the Backend interface has no query for it',
     };
   } finally {
@@ -178,6 +192,7 @@ export async function bench(f: Flags): Promise<number> {
   const fixedHeads = f.int('heads', 1);
   const reps = f.int('repeats', 1) ?? 10;
   const warm = f.int('warmup', 0) ?? 2;
+  const warmMs = f.int('warmup-ms', 0) ?? 1000;
   const peer = f.str('peer');
   if (peer !== undefined && peer !== 'torch') throw new UsageError(`--peer: expected torch, got ${JSON.stringify(peer)}`);
   const chartFile = f.str('chart');
@@ -218,7 +233,7 @@ export async function bench(f: Flags): Promise<number> {
             }
             x ??= { q: randn(n.q, dtype, rng), k: randn(n.k, dtype, rng), v: randn(n.v, dtype, rng), dout: randn(n.out, dtype, rng) };
             try {
-              const r = b.device ? await timeDevice(b, p, x, mode, reps, warm) : await timeHost(b, p, x, mode, reps, warm);
+              const r = b.device ? await timeDevice(b, p, x, mode, reps, { n: warm, ms: warmMs }) : await timeHost(b, p, x, mode, reps, { n: warm, ms: warmMs });
               Object.assign(row, r, { path: b.device ? 'device tensors' : 'host arrays' });
               row.tflops = (FLOP_FACTOR[mode] * forwardFlops(p)) / (row.ms! * 1e-3) / 1e12;
             } catch (e) {
@@ -236,7 +251,7 @@ export async function bench(f: Flags): Promise<number> {
   let peerInfo: string | undefined;
   if (peer === 'torch') {
     const shapes = headDims.flatMap((d) => seqlens.map((s) => ({ ...shape(s, d), seqlen: s, headDim: d })));
-    const r = await runTorchPeer({ dtype, causal, repeats: reps, warmup: warm, modes, shapes });
+    const r = await runTorchPeer({ dtype, causal, repeats: reps, warmup: warm, warmupMs: warmMs, modes, shapes });
     if (!r.available) {
       peerInfo = `torch peer: not run: ${r.reason}`;
       notes.push(peerInfo);
@@ -284,7 +299,7 @@ export async function bench(f: Flags): Promise<number> {
       r.ms !== undefined ? r.ms.toFixed(r.ms < 10 ? 3 : 1) : '-', r.tflops !== undefined ? (r.tflops < 10 ? r.tflops.toPrecision(3) : r.tflops.toFixed(1)) : '-',
       fmtBytes(r.peakBytes), r.unsupported ?? r.path ?? '',
     ]);
-    let s = `flashattn bench: ${dtype}${causal ? ' causal' : ''}, ${runtimeVersion()}; median of ${reps} after ${warm} warm-up; flash-attn's FLOP count\n\n`;
+    let s = `flashattn bench: ${dtype}${causal ? ' causal' : ''}, ${runtimeVersion()}; median of ${reps} after ${warm} warm-up calls and at least ${warmMs} ms of them; flash-attn's FLOP count\n\n`;
     s += table(['backend', 'headdim', 'seqlen', 'batch x heads', 'mode', 'ms', 'TFLOP/s', 'peak extra mem', 'note'], body);
     const methods = [...new Set(rows.map((r) => r.memoryMethod).filter(Boolean))];
     if (methods.length) s += `\npeak extra memory: ${methods.join('; ')}\n`;

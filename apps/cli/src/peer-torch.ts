@@ -7,6 +7,8 @@ export interface TorchRequest {
   causal: boolean;
   repeats: number;
   warmup: number;
+  /** Keep warming up until this many milliseconds have passed. */
+  warmupMs: number;
   modes: ('fwd' | 'fwd+bwd')[];
   shapes: { batch: number; seqlen: number; heads: number; headDim: number }[];
 }

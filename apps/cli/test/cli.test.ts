@@ -109,13 +109,15 @@ describe('flashattn bench', () => {
     const dir = tempDir();
     const chart = join(dir, 'chart.svg');
     const r = cli(['bench', '--backends', 'reference', '--headdims', '32', '--seqlens', '64,128', '--batch', '1', '--heads', '2',
-      '--repeats', '2', '--warmup', '0', '--dtype', 'f32', '--peer', 'torch', '--chart', chart, '--json'], 300_000);
+      '--repeats', '2', '--warmup', '0', '--warmup-ms', '0', '--dtype', 'f32', '--peer', 'torch', '--chart', chart, '--json'], 300_000);
     expect(r.code, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout) as { results: { backend: string; seqlen: number; mode: string; ms: number; tflops: number; memoryMethod: string }[]; notes: string[] };
+    const j = JSON.parse(r.stdout) as { results: { backend: string; seqlen: number; mode: string; ms: number; allMs: number[]; tflops: number; memoryMethod: string }[]; notes: string[] };
     const ours = j.results.filter((x) => x.backend === 'reference');
     expect(ours.map((x) => `${x.seqlen} ${x.mode}`)).toEqual(['64 fwd', '64 fwd+bwd', '128 fwd', '128 fwd+bwd']);
     for (const x of ours) {
       expect(x.ms).toBeGreaterThan(0);
+      expect(x.allMs).toHaveLength(2);
+      expect(x.allMs).toContain(x.ms); // the median of two is the larger one, one of the timed calls
       // flash-attn's count: 4 b h s^2 d forward, 3.5x that for forward+backward.
       const flops = 4 * 1 * 2 * x.seqlen * x.seqlen * 32 * (x.mode === 'fwd' ? 1 : 3.5);
       expect(x.tflops).toBeCloseTo(flops / (x.ms * 1e-3) / 1e12, 12);

@@ -108,6 +108,17 @@ async function conformance(b: WebGPUBackend, deadline: number) {
   await pool.close();
 }
 
+/**
+ * Untimed calls until WARM_MS (default 1000) have passed: the GPU drops to idle clocks (345 MHz on the H100/H200)
+ * after about a second without work (generating a point's inputs is enough) and takes up to a second of load to ramp
+ * back to 1980 MHz (clocks.csv of 2026-11-22: 540 -> 930 -> 1980 MHz over 1 s; with 400 ms the first d128 point
+ * still ran at half speed).
+ */
+async function warmUp(call: () => Promise<void>) {
+  const t0 = performance.now();
+  do await call(); while (performance.now() - t0 < Number(process.env.WARM_MS ?? 1000));
+}
+
 async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: boolean; dtype: 'f32' | 'f16' }, iters: number, withBwd: boolean) {
   const p = makeProblem({ batch: Math.max(1, 16384 / spec.s), seqlenQ: spec.s, seqlenK: spec.s, nheadsQ: 2048 / spec.d, headDim: spec.d, dtype: spec.dtype, causal: spec.causal, returnLse: true });
   const n = tensorSizes(p);
@@ -122,6 +133,11 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
   const dout = withBwd ? await ops.upload(rnd(n.out), spec.dtype) : undefined;
   const fw: number[] = [], bw: number[] = [], wall: number[] = [];
   try {
+    await warmUp(async () => {
+      const r = await ops.forwardDevice(p, q, k, v);
+      if (dout) { const g = await ops.backwardDevice(p, { q, k, v, out: r.out, dout, lse: r.lse! }); g.dq.dispose(); g.dk.dispose(); g.dv.dispose(); }
+      r.out.dispose(); r.lse?.dispose();
+    });
     for (let it = 0; it < iters + 1; it++) {
       const t0 = performance.now();
       const r = await ops.forwardDevice(p, q, k, v);
@@ -143,7 +159,7 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
   const flops = forwardFlops(p);
   return {
-    ...spec, batch: p.batch, heads: p.nheadsQ, fwdMs: med(fw), bwdMs: withBwd ? med(bw) : undefined, wallMs: med(wall),
+    ...spec, batch: p.batch, heads: p.nheadsQ, fwdMs: med(fw), bwdMs: withBwd ? med(bw) : undefined, wallMs: med(wall), fwdAllMs: fw, bwdAllMs: withBwd ? bw : undefined,
     fwdTflops: flops / (med(fw) * 1e9), fwdBwdTflops: withBwd ? (3.5 * flops) / ((med(fw) + med(bw)) * 1e9) : undefined,
   };
 }
@@ -231,6 +247,7 @@ async function tileSweep(deadline: number) {
       const plan = e.forwardPlan(p);
       e.profile = true;
       const ms: number[] = [];
+      await warmUp(async () => { const r = await bb.device!.forwardDevice(p, q!, k!, v!); r.out.dispose(); r.lse?.dispose(); });
       const w0 = performance.now();
       for (let it = 0; it <= iters; it++) {
         const r = await bb.device!.forwardDevice(p, q!, k!, v!);
@@ -301,7 +318,9 @@ async function main() {
   if (modes.includes('bench')) {
     const seqs = (process.env.BENCH_SEQS ?? '1024,2048,4096,8192,16384').split(',').map(Number);
     const benchEnd = t0 + Number(process.env.BENCH_S ?? 170) * 1000;
-    for (const d of [64, 128]) for (const causal of [false, true]) for (const s of seqs) {
+    const dims = (process.env.BENCH_DIMS ?? '64,128').split(',').map(Number);
+    const masks = process.env.BENCH_CAUSAL === '0' ? [false] : process.env.BENCH_CAUSAL === '1' ? [true] : [false, true];
+    for (const d of dims) for (const causal of masks) for (const s of seqs) {
       if (performance.now() > benchEnd) { out('bench.jsonl', { note: 'bench time limit reached', d, s, causal }); continue; }
       try { out('bench.jsonl', await timeIt(b, { s, d, causal, dtype: 'f32' }, 3, process.env.BENCH_BWD !== '0')); } catch (e) { out('bench.jsonl', { d, s, causal, error: String(e) }); }
     }

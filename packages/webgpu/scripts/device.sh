@@ -12,7 +12,7 @@
 #   probe          what one call's pieces cost alone (scripts/overhead-probe.ts: completion wait, error scopes, buffer allocation)
 #   torch          PyTorch f32 SDPA (memory-efficient) on the same shapes (scripts/torch-sdpa-f32.py), the yardstick
 #   bench          `flashattn bench --backends webgpu`, f32, d64/d128, seqlens 1k-16k, causal and not (wall time)
-# Results: $OUT/webgpu.tgz (every log and JSON line), plus run.sh's env.txt, summary.json and logs.tgz.
+# Results: $OUT/webgpu.tgz (every log and JSON line, clocks.csv: nvidia-smi every 250 ms), plus run.sh's env.txt, summary.json and logs.tgz.
 set -u
 D=out/device
 X=$D/node_modules/webgpu/dist/linux-x64
@@ -20,6 +20,10 @@ X=$D/node_modules/webgpu/dist/linux-x64
 W=/tmp/wg; rm -rf $W; mkdir -p $W/old
 T0=$SECONDS
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > $W/gpu.txt 2>&1
+# SM clock, power and utilization every 250 ms for the whole session (are slow points at lower clocks?).
+nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,pstate,utilization.gpu --format=csv -lms 250 > $W/clocks.csv 2>&1 &
+CLK=$!
+trap 'kill $CLK 2>/dev/null' EXIT
 SEQS=${SEQS:-1024,2048,4096,8192,16384}
 quiet() { grep -v 'artificially reduced'; }
 for step in "$@"; do

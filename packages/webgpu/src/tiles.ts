@@ -14,7 +14,7 @@ export interface TileLimits {
 export interface TileOverride {
   /** [bm, bn, tm, tn, separateKV, prefetch (default: on)] */
   fwd?: [number, number, number, number, boolean, boolean?];
-  /** Forward code options (candidates, off by default), applied to whichever forward tile is chosen: fma, unroll, fexp, dbuf. */
+  /** Forward code options, applied to whichever forward tile is chosen: fma, unroll, fexp, dbuf (replaces the defaults). */
   fwdOpts?: ForwardOptions;
   /** [bm, bn, tm, tn, separateKV, prefetch (0/false off, 1/true next Q/dO tile, 2 also K/V in registers when shared; default 1), keys per thread in the dK/dV sums] */
   dkv?: [number, number, number, number, boolean, (boolean | number)?, number?];
@@ -63,22 +63,25 @@ function pick<T extends { bm: number; bn: number; tm: number; tn: number; separa
 const isPow2 = (x: number) => x > 0 && (x & (x - 1)) === 0;
 
 /**
- * Forward shapes measured on the H100 through Dawn (f32, seqlen 4096, GPU timestamps, 2026-11-21 23:20 UTC, with the
- * default code options below; README "Benchmark"), by head dim: tried in order where they fit the adapter, before
- * the scored search. d64: 64x32 with separate K/V arrays 21.7 TFLOP/s (needs 48 KiB), else 32x32 shared 20.7;
- * d128: 64x16 with 4x1 scores per thread 19.4, else 64x16 4x2 (18.9 with 4-step unrolling) and 32x32 4x2.
+ * Forward shapes measured on the H100/H200 through Dawn (f32, seqlen 4096, GPU timestamps after a 400 ms warm-up,
+ * 2026-11-22; README "Benchmark"), by head dim: tried in order where they fit the adapter, before the scored search.
+ * d64: 96x32 with 6x2 scores per thread, K/V sharing one array, 23.1 TFLOP/s (needs 46.8 KiB), else 64x32 4x2 with
+ * separate K/V arrays 21.9, else 32x32 shared 20.7. d128: 48x32 3x2 22.6 (needs 47.3 KiB: a 48-row Q tile is what
+ * leaves room for 32 keys), else 64x16 4x1 19.4, 64x16 4x2 and 32x32 4x2. Three score rows per thread at 256 threads
+ * beat 2, 4 and 6 rows (18.3, 19.6, 17.4 at 48x32) and every 64-row tile.
  */
-const PREFERRED_FWD: readonly { maxD: number; tiles: readonly [number, number, number, number, boolean][] }[] = [
-  { maxD: 64, tiles: [[64, 32, 4, 2, true], [32, 32, 4, 2, false]] },
-  { maxD: 128, tiles: [[64, 16, 4, 1, false], [64, 16, 4, 2, false], [32, 32, 4, 2, false]] },
+const PREFERRED_FWD: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['fwd']>[] }[] = [
+  { maxD: 64, tiles: [[96, 32, 6, 2, false], [64, 32, 4, 2, true], [32, 32, 4, 2, false]] },
+  { maxD: 128, tiles: [[48, 32, 3, 2, false], [64, 16, 4, 1, false], [64, 16, 4, 2, false], [32, 32, 4, 2, false]] },
 ];
 
 /**
  * Forward code options on by default: fexp (2^n from exponent bits in the f32 exp2 polynomial, the same values: +18%
- * at d128 alone in the H100 sweep) and, on GPUs, full unrolling of the QK^T and PV loops (the same operations in the
- * same order). Not fma: its sequential chains over d round f32 scores differently from `s += dot(a, b)`, and with it
- * on, three f32 cases of the H100 grid (d80/d96) exceeded the criterion (1.05-1.28x the bound; 2026-11-21 23:44 UTC),
- * for +2-11% of speed. An explicit `fwdOpts` override replaces these defaults.
+ * at d128 alone in the H100 sweep) and, on GPUs, full unrolling of the QK^T and PV loops (the same operations in the same order). Not fma: its
+ * sequential chains over d round f32 scores differently from `s += dot(a, b)`, and with it on, three f32 cases of the
+ * H100 grid (d80/d96) exceeded the criterion (1.05-1.28x the bound; 2026-11-21 23:44 UTC), for +2-11% of speed. A
+ * vec4 accumulator per score (four fma chains of d/4) and skipping the rescale where the row max did not grow were
+ * tried on 2026-11-22 and gained nothing (within 1% either way), so neither is in the code. An explicit `fwdOpts` override replaces these defaults.
  */
 export function defaultForwardOptions(lim: TileLimits): ForwardOptions {
   return lim.cpu ? { fexp: true } : { fexp: true, unroll: true };
@@ -87,14 +90,13 @@ export function defaultForwardOptions(lim: TileLimits): ForwardOptions {
 
 export function chooseForwardTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): ForwardTiles | null {
   let t: ForwardTiles | null = null;
-  if (!ov?.fwd) {
-    const pref = PREFERRED_FWD.find((x) => Math.max(d, dv) <= x.maxD);
-    for (const cand of pref?.tiles ?? []) if (!t) t = pickForward(d, dv, lim, { fwd: cand }, true);
-  }
-  t ??= pickForward(d, dv, lim, ov);
+  let from: TileOverride['fwd'];
+  const pref = ov?.fwd ? [] : (PREFERRED_FWD.find((x) => Math.max(d, dv) <= x.maxD)?.tiles ?? []);
+  for (const cand of pref) if (!t && (t = pickForward(d, dv, lim, { fwd: cand }, true))) from = cand;
+  if (!t && (t = pickForward(d, dv, lim, ov))) from = ov?.fwd;
   if (!t) return null;
-  // Prefetch (the next K/V tile in registers during the current one's math) unless the override turns it off.
-  t = { ...t, prefetch: ov?.fwd?.[5] ?? true };
+  // Prefetch (the next K/V tile in registers during the current one's math) unless the chosen tuple turns it off.
+  t = { ...t, prefetch: from?.[5] ?? true };
   // Code options do not change the tile; dbuf (twice the K/V workgroup memory) is dropped where it does not fit.
   const opts = { ...forwardOptions(ov?.fwdOpts ?? defaultForwardOptions(lim)) };
   if (opts.dbuf && forwardSmem({ d, dv, subgroups: lim.subgroupMinSize >= forwardLayout({ d, dv }, t).g }, { ...t, dbuf: true }) > lim.smem) delete opts.dbuf;
