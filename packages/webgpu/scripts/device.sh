@@ -30,7 +30,7 @@ for step in "$@"; do
   case $step in
     sweep) S=${SWEEP_S:-125}; OUT=$W TILES_S=$((S - 15)) timeout $S node $D/webgpu/run.js tiles 2>&1 | quiet > $W/sweep.log ;;
     bwdsweep) OUT=$W timeout ${BWDSWEEP_S:-110} node $D/webgpu/run.js bwdtiles 2>&1 | quiet > $W/bwdsweep.log ;;
-    gpubench) OUT=$W BENCH_F16=0 BENCH_SEQS=${GPU_SEQS:-$SEQS} BENCH_S=${GPUBENCH_S:-80} timeout 100 node $D/webgpu/run.js bench 2>&1 | quiet > $W/gpubench.log ;;
+    gpubench) OUT=$W BENCH_F16=0 BENCH_SEQS=${GPU_SEQS:-$SEQS} BENCH_S=${GPUBENCH_S:-80} timeout $((${GPUBENCH_S:-80} + 20)) node $D/webgpu/run.js bench 2>&1 | quiet > $W/gpubench.log ;;
     oldbench) [ -f $D/webgpu/run-old.js ] && OUT=$W/old BENCH_SEQS=${GPU_SEQS:-$SEQS} BENCH_S=${OLDBENCH_S:-60} timeout 80 node $D/webgpu/run-old.js bench 2>&1 | quiet > $W/oldbench.log ;;
     probe) timeout 120 node $D/webgpu/probe.js > $W/probe.jsonl 2> $W/probe.err ;;
     torch) timeout ${TORCH_S:-60} python3 $D/webgpu/torch-sdpa-f32.py ${TORCH_SEQS:-1024,4096,16384} > $W/torch.jsonl 2> $W/torch.err ;;
