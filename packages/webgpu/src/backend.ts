@@ -12,6 +12,23 @@ export interface WebGPUBackendOptions {
   readonly tiles?: TileOverride;
   /** Use at most this many bytes per storage binding (below the adapter's limit): exercises the splitting. */
   readonly maxBindingBytes?: number;
+  /**
+   * Size of the caching buffer pool in MiB (default 2048; 0 turns it off). Also read from FLASHATTN_WEBGPU_POOL_MB.
+   * Not a number >= 0 is a ValidationError naming the option or the variable.
+   */
+  readonly poolMB?: number;
+}
+
+const DEFAULT_POOL_MB = 2048;
+
+/** The pool size in bytes from the option or the environment; a typed error for anything but a size >= 0. */
+function poolBytes(opt: number | undefined): number {
+  const env = envVar('FLASHATTN_WEBGPU_POOL_MB');
+  const raw: unknown = opt ?? env;
+  const mb = raw === undefined ? DEFAULT_POOL_MB : typeof raw === 'number' ? raw : String(raw).trim() === '' ? NaN : Number(raw);
+  if (!Number.isFinite(mb) || mb < 0)
+    throw new ValidationError(opt !== undefined ? 'poolMB' : 'FLASHATTN_WEBGPU_POOL_MB', 'a size in MiB >= 0 (0 turns the buffer pool off)', raw);
+  return Math.floor(mb * 2 ** 20);
 }
 
 /** The limits WebGPU guarantees everywhere: used by check() before probe() has opened a device. */
@@ -27,13 +44,19 @@ export class WebGPUBackend implements Backend {
   #engine: Engine | undefined;
   readonly #override: TileOverride | undefined;
   readonly #maxBinding: number | undefined;
+  readonly #poolBytes: number;
 
   constructor(opts: WebGPUBackendOptions = {}) {
     this.#maxBinding = opts.maxBindingBytes;
+    this.#poolBytes = poolBytes(opts.poolMB);
     let ov = opts.tiles;
     const env = envVar('FLASHATTN_WEBGPU_TILES');
     if (!ov && env) {
-      try { ov = JSON.parse(env) as TileOverride; } catch { /* ignored: not JSON */ }
+      try {
+        ov = JSON.parse(env) as TileOverride;
+      } catch {
+        throw new ValidationError('FLASHATTN_WEBGPU_TILES', 'JSON of a tile override, e.g. {"fwd":[48,32,3,2,false]}', env);
+      }
     }
     this.#override = ov;
   }
@@ -44,7 +67,7 @@ export class WebGPUBackend implements Backend {
         if ('reason' in r) return r;
         const ctx = this.#maxBinding === undefined ? r.ctx
           : Object.assign(r.ctx, { limits: { ...r.ctx.limits, maxStorageBufferBindingSize: Math.min(r.ctx.limits.maxStorageBufferBindingSize, this.#maxBinding) } });
-        this.#engine = new Engine(ctx, this.#override);
+        this.#engine = new Engine(ctx, this.#override, this.#poolBytes);
         return { engine: this.#engine };
       })
       .catch((e: unknown) => ({ reason: `WebGPU failed to start: ${(e as Error)?.message ?? e}` }));

@@ -2,7 +2,7 @@ import { DeviceError, DeviceOutOfMemoryError, lseLayout, tensorSizes, type DType
 import { bindRange, bufferBytes, planChunks, wordChunks, type Chunk, type RowTensor } from './binding-split.js';
 import { WebGPUTensor } from './device-tensor.js';
 import { BufferPool } from './buffer-pool.js';
-import { BACKEND, envVar, queueDone, scoped, type GpuContext } from './gpu-context.js';
+import { BACKEND, queueDone, scoped, type GpuContext } from './gpu-context.js';
 import { Recorder, USAGE, type Binding } from './recorder.js';
 import { chooseDkvTiles, chooseDqTiles, chooseForwardTiles, type TileLimits, type TileOverride } from './tiles.js';
 import { encodeParams, type ParamName } from './wgsl-common.js';
@@ -24,12 +24,11 @@ export class Engine {
   lastGpuMs: number | undefined;
   profile = false;
   #serial: Promise<unknown> = Promise.resolve();
-  /** Buffers of finished calls and disposed tensors, kept for reuse (FLASHATTN_WEBGPU_POOL_MB, default 2048; 0 = off). */
+  /** Buffers of finished calls and disposed tensors, kept for reuse (the backend's poolMB; 0 bytes = off). */
   readonly pool: BufferPool;
 
-  constructor(readonly ctx: GpuContext, readonly override?: TileOverride) {
-    const mb = Number(envVar('FLASHATTN_WEBGPU_POOL_MB') ?? 2048);
-    this.pool = new BufferPool(ctx.device, Number.isFinite(mb) && mb > 0 ? mb * 2 ** 20 : 0);
+  constructor(readonly ctx: GpuContext, readonly override?: TileOverride, poolBytes = 0) {
+    this.pool = new BufferPool(ctx.device, poolBytes);
   }
 
   /** Return a buffer for reuse. */

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ValidationError } from '@flashattn/core';
 import { BufferPool } from '../src/buffer-pool.js';
+import { createWebGPUBackend } from '../src/index.js';
 
 /** A stand-in for GPUDevice/GPUBuffer: the pool only creates, labels and destroys buffers. */
 function fakeDevice() {
@@ -56,3 +58,44 @@ describe('BufferPool', () => {
     expect(pool.cachedBytes).toBe(0);
   });
 });
+
+describe('pool size and tile override settings', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('rejects a pool size that is not a number >= 0 with a typed error naming the option or the variable', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const e = catchIt(() => createWebGPUBackend({ poolMB: bad }));
+      expect(e).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).field).toBe('poolMB');
+    }
+    for (const bad of ['lots', '', '-5', '1e999']) {
+      vi.stubEnv('FLASHATTN_WEBGPU_POOL_MB', bad);
+      const e = catchIt(() => createWebGPUBackend());
+      expect(e, bad).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).field).toBe('FLASHATTN_WEBGPU_POOL_MB');
+      expect((e as ValidationError).got).toBe(bad);
+    }
+    vi.stubEnv('FLASHATTN_WEBGPU_POOL_MB', '0');
+    expect(() => createWebGPUBackend()).not.toThrow();
+    vi.stubEnv('FLASHATTN_WEBGPU_POOL_MB', '512');
+    expect(() => createWebGPUBackend({ poolMB: 0 })).not.toThrow();
+  });
+
+  it('rejects a tile override that is not JSON instead of ignoring it', () => {
+    vi.stubEnv('FLASHATTN_WEBGPU_TILES', '{fwd: [48, 32]');
+    const e = catchIt(() => createWebGPUBackend());
+    expect(e).toBeInstanceOf(ValidationError);
+    expect((e as ValidationError).field).toBe('FLASHATTN_WEBGPU_TILES');
+    vi.stubEnv('FLASHATTN_WEBGPU_TILES', '{"fwd":[48,32,3,2,false]}');
+    expect(() => createWebGPUBackend()).not.toThrow();
+  });
+});
+
+function catchIt(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
