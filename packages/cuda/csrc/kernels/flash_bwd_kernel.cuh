@@ -8,6 +8,7 @@
 //  Head dims > 128 split dK and dV into two passes (template flags) to stay within 255 registers.
 #pragma once
 #include "block_info.cuh"
+#include "bwd_p_ds.cuh"
 #include "tile_io.cuh"
 
 namespace flash {
@@ -375,16 +376,7 @@ __global__ void __launch_bounds__(NW * 32)
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
         int lo[2], hi[2];  // visible query columns (tile-local, relative to this lane's first column) per key row
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          lo[r] = INT_MIN; hi[r] = INT_MAX;
-          if (need_mask) {
-            mask.col_bounds(j0 + wrow + mt * 16 + (lane >> 2) + r * 8, lo[r], hi[r]);
-            const int base = i0 + (lane & 3) * 2;
-            lo[r] = lo[r] == INT_MIN ? INT_MIN : lo[r] - base;
-            hi[r] = hi[r] == INT_MAX ? INT_MAX : hi[r] == INT_MIN ? INT_MIN : hi[r] - base;
-          }
-        }
+        key_row_col_bounds(mask, need_mask, j0 + wrow + mt * 16 + (lane >> 2), i0 + (lane & 3) * 2, lo, hi);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll

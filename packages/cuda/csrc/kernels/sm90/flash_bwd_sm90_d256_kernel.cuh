@@ -16,6 +16,7 @@
 #pragma once
 #include <type_traits>
 #include "../block_info.cuh"
+#include "../bwd_p_ds.cuh"
 #include "../utils.cuh"
 #include "bwd_sm90_ops.cuh"
 
@@ -153,51 +154,8 @@ __global__ void __launch_bounds__(256, 1)
 
       const bool need_mask = !mask.tile_full(i0, min(i0 + BMQ, bi.sq) - 1, j0, j0 + BN - 1);
       int lo[2], hi[2];  // visible query columns (relative to this lane's first column) per key row
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        lo[r] = INT_MIN; hi[r] = INT_MAX;
-        if (need_mask) {
-          mask.col_bounds(j0 + warp * 16 + (lane >> 2) + r * 8, lo[r], hi[r]);
-          const int base = i0 + qw0 + (lane & 3) * 2;
-          lo[r] = lo[r] == INT_MIN ? INT_MIN : lo[r] - base;
-          hi[r] = hi[r] == INT_MAX ? INT_MAX : hi[r] == INT_MIN ? INT_MIN : hi[r] - base;
-        }
-      }
-      if (V7 && !need_mask && !sx.transform) {
-#pragma unroll
-        for (int jn = 0; jn < QW / 8; ++jn) {
-          const float2 l2 = *reinterpret_cast<const float2*>(sL + jn * 8 + (lane & 3) * 2);
-          const float2 d2 = *reinterpret_cast<const float2*>(sD + jn * 8 + (lane & 3) * 2);
-          const float nl0 = l2.x == -INFINITY ? -INFINITY : -l2.x * kLog2e;
-          const float nl1 = l2.y == -INFINITY ? -INFINITY : -l2.y * kLog2e;
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const float pr = fast_exp2(fmaf(s[4 * jn + e], sx.mult, (e & 1) ? nl1 : nl0));
-            dp[4 * jn + e] = pr * (dp[4 * jn + e] - ((e & 1) ? d2.y : d2.x));
-            s[4 * jn + e] = pr;
-          }
-        }
-      } else
-#pragma unroll
-        for (int jn = 0; jn < QW / 8; ++jn) {
-          const float2 l2 = *reinterpret_cast<const float2*>(sL + jn * 8 + (lane & 3) * 2);
-          const float2 d2 = *reinterpret_cast<const float2*>(sD + jn * 8 + (lane & 3) * 2);
-          // LSE -inf (row saw no key) -> P = 0 whatever the mask says.
-          const float nl0 = l2.x == -INFINITY ? -INFINITY : -l2.x * kLog2e;
-          const float nl1 = l2.y == -INFINITY ? -INFINITY : -l2.y * kLog2e;
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            float t = s[4 * jn + e], th = 0.f;
-            if (sx.transform) t = sx.apply(t, th);
-            const int ii = jn * 8 + (e & 1);
-            const bool vis = ii >= lo[e >> 1] && ii <= hi[e >> 1];
-            const float pr = vis ? fast_exp2(fmaf(t, sx.mult, (e & 1) ? nl1 : nl0)) : 0.f;
-            float ds = pr * (dp[4 * jn + e] - ((e & 1) ? d2.y : d2.x));
-            if (sx.cap > 0.f) ds *= 1.f - th * th;
-            s[4 * jn + e] = pr;
-            dp[4 * jn + e] = ds;
-          }
-        }
+      key_row_col_bounds(mask, need_mask, j0 + warp * 16 + (lane >> 2), i0 + qw0 + (lane & 3) * 2, lo, hi);
+      bwd_p_ds<QW>(s, dp, sL, sD, lo, hi, sx, V7 && !need_mask && !sx.transform, lane);
 
       // P^T, dS^T -> shared memory [BN keys][BMQ queries] (swizzled), this warpgroup's query columns.
 #pragma unroll
