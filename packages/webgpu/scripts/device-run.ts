@@ -167,32 +167,18 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
 /** [name, tile override, extra environment (e.g. FLASHATTN_WEBGPU_DAWN_FLAGS), {dims (default 64, 128), causal, ablate}] */
 type SweepVariant = [string, TileOverride, Record<string, string>?, { dims?: number[]; causal?: boolean; ablate?: ForwardAblation }?];
 
-const CANDIDATES = { fma: true, unroll: true, fexp: true } as const;
 /**
- * The `tiles` mode's built-in list (TILE_VARIANTS, the same JSON, replaces it): the current defaults as baseline, the
- * forward's code candidates (fwdOpts) alone and together, the ablations (one piece removed each, results wrong on
- * purpose: what each piece costs), tile shapes with the candidates, then d128 causal. Ordered by what matters most,
- * in case the time box ends it.
+ * The `tiles` mode's built-in list (TILE_VARIANTS, the same JSON, replaces it; the lists of 2026-11-22 are in
+ * docs/device-runs/2026-11-22/webgpu/variants*.json): the current defaults as baseline, the previous default tiles
+ * side by side, the timing-only ablations (one piece removed each, results wrong on purpose: what each piece costs),
+ * then causal. Ordered by what matters most, in case the time box ends it.
  */
 const SWEEP: SweepVariant[] = [
   ['default', {}],
-  ['fma+unroll+fexp', { fwdOpts: CANDIDATES }],
-  ['fma', { fwdOpts: { fma: true } }],
-  ['unroll', { fwdOpts: { unroll: true } }],
-  ['fexp', { fwdOpts: { fexp: true } }],
-  ['fma+unroll4+fexp', { fwdOpts: { ...CANDIDATES, unroll: 4 } }],
-  ['dbuf', { fwdOpts: { dbuf: true } }, undefined, { dims: [64] }], // does not fit next to 64x16 at d128
-  ['fma+unroll+fexp+dbuf', { fwdOpts: { ...CANDIDATES, dbuf: true } }, undefined, { dims: [64] }],
+  ['previous d64: 64x32 4x2 separate', { fwd: [64, 32, 4, 2, true] }, undefined, { dims: [64] }],
+  ['previous d128: 64x16 4x1', { fwd: [64, 16, 4, 1, false] }, undefined, { dims: [128] }],
   ...FORWARD_ABLATIONS.map((a): SweepVariant => [`ablate:${a}`, {}, undefined, { ablate: a }]),
-  ['64x32 4x2 sep', { fwd: [64, 32, 4, 2, true] }, undefined, { dims: [64] }],
-  ['64x32 4x2 sep +fma+unroll+fexp', { fwd: [64, 32, 4, 2, true], fwdOpts: CANDIDATES }, undefined, { dims: [64] }],
-  ['32x32 4x2 sep +all+dbuf', { fwd: [32, 32, 4, 2, true], fwdOpts: { ...CANDIDATES, dbuf: true } }, undefined, { dims: [64] }],
-  ['32x32 4x1 shared +fma+unroll+fexp', { fwd: [32, 32, 4, 1, false], fwdOpts: CANDIDATES }, undefined, { dims: [128] }],
-  ['64x16 4x1 shared +fma+unroll+fexp', { fwd: [64, 16, 4, 1, false], fwdOpts: CANDIDATES }, undefined, { dims: [128] }],
-  ['64x16 2x2 shared +fma+unroll+fexp', { fwd: [64, 16, 2, 2, false], fwdOpts: CANDIDATES }, undefined, { dims: [128] }],
-  ['32x32 4x2 shared +fma+unroll+fexp', { fwd: [32, 32, 4, 2, false], fwdOpts: CANDIDATES }, undefined, { dims: [128] }],
-  ['default causal', {}, undefined, { dims: [128], causal: true }],
-  ['fma+unroll+fexp causal', { fwdOpts: CANDIDATES }, undefined, { dims: [128], causal: true }],
+  ['default causal', {}, undefined, { dims: [64, 128], causal: true }],
 ];
 
 /** Pseudo-random values in [-1, 1) (a random block repeated: uploading 100M+ fresh randoms per head dim is slow). */
