@@ -30,13 +30,20 @@ template <int N>
 __device__ __forceinline__ void bwd_p_ds(float (&s)[N / 2], float (&dp)[N / 2], const float* sL, const float* sD,
                                          const int (&lo)[2], const int (&hi)[2], const ScoreXform& sx, bool fast,
                                          int lane) {
+  // The fragment's two columns: -LSE log2e (LSE -inf, a row that saw no key, stays -inf so P = 0 whatever the mask
+  // says) and D.
+  const auto cols = [&](int jn, float& nl0, float& nl1, float2& d2) {
+    const float2 l2 = *reinterpret_cast<const float2*>(sL + jn * 8 + (lane & 3) * 2);
+    d2 = *reinterpret_cast<const float2*>(sD + jn * 8 + (lane & 3) * 2);
+    nl0 = l2.x == -INFINITY ? -INFINITY : -l2.x * kLog2e;
+    nl1 = l2.y == -INFINITY ? -INFINITY : -l2.y * kLog2e;
+  };
   if (fast) {
 #pragma unroll
     for (int jn = 0; jn < N / 8; ++jn) {
-      const float2 l2 = *reinterpret_cast<const float2*>(sL + jn * 8 + (lane & 3) * 2);
-      const float2 d2 = *reinterpret_cast<const float2*>(sD + jn * 8 + (lane & 3) * 2);
-      const float nl0 = l2.x == -INFINITY ? -INFINITY : -l2.x * kLog2e;
-      const float nl1 = l2.y == -INFINITY ? -INFINITY : -l2.y * kLog2e;
+      float nl0, nl1;
+      float2 d2;
+      cols(jn, nl0, nl1, d2);
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const float pr = fast_exp2(fmaf(s[4 * jn + e], sx.mult, (e & 1) ? nl1 : nl0));
@@ -47,11 +54,9 @@ __device__ __forceinline__ void bwd_p_ds(float (&s)[N / 2], float (&dp)[N / 2], 
   } else
 #pragma unroll
     for (int jn = 0; jn < N / 8; ++jn) {
-      const float2 l2 = *reinterpret_cast<const float2*>(sL + jn * 8 + (lane & 3) * 2);
-      const float2 d2 = *reinterpret_cast<const float2*>(sD + jn * 8 + (lane & 3) * 2);
-      // LSE -inf (row saw no key) -> P = 0 whatever the mask says.
-      const float nl0 = l2.x == -INFINITY ? -INFINITY : -l2.x * kLog2e;
-      const float nl1 = l2.y == -INFINITY ? -INFINITY : -l2.y * kLog2e;
+      float nl0, nl1;
+      float2 d2;
+      cols(jn, nl0, nl1, d2);
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         float t = s[4 * jn + e], th = 0.f;
