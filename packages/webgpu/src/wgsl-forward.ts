@@ -42,10 +42,12 @@ export function forwardOptions(o?: ForwardOptions): ForwardOptions {
  * Ablations for attributing GPU time (scripts/device-run.ts `tiles` mode only): the same kernel with one piece
  * removed, results wrong on purpose. noexp: exp2x(x) = x; nopv: no P·V loop (P still stored); noqk: scores from one
  * vec4 dot (k = 0) instead of the d-loop; noload: no global K/V loads after the first tile; norescale: O not scaled
- * by alpha; nobartop: no barrier at the top of a key step; nobar: no barrier inside the key loop.
+ * by alpha; nobartop: no barrier at the top of a key step; nobar: no barrier inside the key loop; noqa / noqb: QKᵀ
+ * reads the same Q (resp. K) vec4 at every d step, so the compiler keeps one load: the cost of those workgroup-memory
+ * reads alone, the arithmetic unchanged; nopw: the same for P·V's V reads.
  */
-export type ForwardAblation = 'noexp' | 'nopv' | 'noqk' | 'noload' | 'norescale' | 'nobartop' | 'nobar';
-export const FORWARD_ABLATIONS: readonly ForwardAblation[] = ['noexp', 'nopv', 'noqk', 'noload', 'norescale', 'nobartop', 'nobar'];
+export type ForwardAblation = 'noexp' | 'nopv' | 'noqk' | 'noload' | 'norescale' | 'nobartop' | 'nobar' | 'noqa' | 'noqb' | 'nopw';
+export const FORWARD_ABLATIONS: readonly ForwardAblation[] = ['noexp', 'nopv', 'noqk', 'noload', 'norescale', 'nobartop', 'nobar', 'noqa', 'noqb', 'nopw'];
 let timingAblation: ForwardAblation | undefined;
 /**
  * Set (or clear) the ablation that chooseForwardTiles attaches to the forward tiles it returns. Timing only, for
@@ -159,7 +161,7 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
   };
   // PV over four keys per step (j4: the loop variable or an expression, or a constant when unrolled).
   const pvStep = (j4: string | number) => `${rep(tm, (i) => `let p${i} = ps[r${i} * ${bn4}u + ${typeof j4 === 'number' ? `${j4}u` : j4}];`, ' ')}
-      ${rep(4, (jj) => `${rep(oc, (c) => `let w${jj}_${c} = ${vs}[${vo}${typeof j4 === 'number' ? `${(j4 * 4 + jj) * sv + g * c}u + tx` : `(${j4 === 'j4' ? j4 : `(${j4})`} * 4u + ${jj}u) * ${sv}u + tx + ${g * c}u`}];`, ' ')}
+      ${rep(4, (jj) => `${rep(oc, (c) => `let w${jj}_${c} = ${vs}[${vo}${ab === 'nopw' ? `${g * c}u + tx` : typeof j4 === 'number' ? `${(j4 * 4 + jj) * sv + g * c}u + tx` : `(${j4 === 'j4' ? j4 : `(${j4})`} * 4u + ${jj}u) * ${sv}u + tx + ${g * c}u`}];`, ' ')}
       ${rep(tm * oc, (x) => {
         const o = `o${Math.floor(x / oc)}_${x % oc}`, p = `p${Math.floor(x / oc)}[${jj}]`, w = `w${jj}_${x % oc}`;
         return t.fma ? `${o} = fma(vec4<f32>(${p}), ${w}, ${o});` : `${o} += ${p} * ${w};`;
@@ -176,8 +178,8 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
   // QKᵀ over one vec4 of d (k: the loop variable, or a constant when unrolled).
   const qkStep = (k: string | number) => {
     const kk = typeof k === 'number' ? `${k}u` : k;
-    return `${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + ${kk}];`, ' ')}
-      ${rep(tn, (j) => `let b${j} = ks[${ko}(tx + ${g * j}u) * ${sk}u + ${kk}];`, ' ')}
+    return `${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + ${ab === 'noqa' ? '0u' : kk}];`, ' ')}
+      ${rep(tn, (j) => `let b${j} = ks[${ko}(tx + ${g * j}u) * ${sk}u + ${ab === 'noqb' ? '0u' : kk}];`, ' ')}
       ${rep(tm * tn, (x) => {
         const sc = `s${Math.floor(x / tn)}_${x % tn}`, a = `a${Math.floor(x / tn)}`, b = `b${x % tn}`;
         return t.fma ? `${sc} = fma(${a}.w, ${b}.w, fma(${a}.z, ${b}.z, fma(${a}.y, ${b}.y, fma(${a}.x, ${b}.x, ${sc}))));` : `${sc} += dot(${a}, ${b});`;
