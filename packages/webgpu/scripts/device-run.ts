@@ -119,6 +119,9 @@ async function warmUp(call: () => Promise<void>) {
   do await call(); while (performance.now() - t0 < Number(process.env.WARM_MS ?? 1000));
 }
 
+/** Median (the upper one of an even count). */
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+
 async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: boolean; dtype: 'f32' | 'f16' }, iters: number, withBwd: boolean) {
   const p = makeProblem({ batch: Math.max(1, 16384 / spec.s), seqlenQ: spec.s, seqlenK: spec.s, nheadsQ: 2048 / spec.d, headDim: spec.d, dtype: spec.dtype, causal: spec.causal, returnLse: true });
   const n = tensorSizes(p);
@@ -156,7 +159,6 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
     for (const t of [q, k, v, dout]) t?.dispose();
     e.profile = false;
   }
-  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
   const flops = forwardFlops(p);
   return {
     ...spec, batch: p.batch, heads: p.nheadsQ, fwdMs: med(fw), bwdMs: withBwd ? med(bw) : undefined, wallMs: med(wall), fwdAllMs: fw, bwdAllMs: withBwd ? bw : undefined,
@@ -215,7 +217,6 @@ async function tileSweep(deadline: number) {
     }
     return t;
   };
-  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
   // List order, head dims inner (inputs of both stay resident: 6 x 128 MiB), so that a time-boxed run keeps pairs.
   for (const [name, ov, env, opt] of variants) for (const d of opt?.dims ?? [64, 128]) {
     const causal = !!opt?.causal;

@@ -63,11 +63,11 @@ function pick<T extends { bm: number; bn: number; tm: number; tn: number; separa
 const isPow2 = (x: number) => x > 0 && (x & (x - 1)) === 0;
 
 /**
- * Forward shapes measured on the H100/H200 through Dawn (f32, seqlen 4096, GPU timestamps after a 400 ms warm-up,
- * 2026-11-22; README "Benchmark"), by head dim: tried in order where they fit the adapter, before the scored search.
- * d64: 96x32 with 6x2 scores per thread, K/V sharing one array, 23.1 TFLOP/s (needs 46.8 KiB), else 64x32 4x2 with
- * separate K/V arrays 21.9, else 32x32 shared 20.7. d128: 48x32 3x2 22.6 (needs 47.3 KiB: a 48-row Q tile is what
- * leaves room for 32 keys), else 64x16 4x1 19.4, 64x16 4x2 and 32x32 4x2. Three score rows per thread at 256 threads
+ * Forward shapes measured on the H100/H200 through Dawn (f32, seqlen 4096, GPU timestamps after at least 1 s of
+ * warm-up, 2026-11-22; README "Benchmark"), by head dim: tried in order where they fit the adapter, before the scored
+ * search. d64: 96x32 with 6x2 scores per thread, K/V sharing one array, 23.2 TFLOP/s (needs 46.0 KiB), else 64x32 4x2
+ * with separate K/V arrays 21.9, else 32x32 shared 20.7. d128: 48x32 3x2 22.7 (needs 47.3 KiB: a 48-row Q tile is what
+ * leaves room for 32 keys), else 64x16 4x1 19.2, 64x16 4x2 and 32x32 4x2. Three score rows per thread at 256 threads
  * beat 2, 4 and 6 rows (18.3, 19.6, 17.4 at 48x32) and every 64-row tile.
  */
 const PREFERRED_FWD: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['fwd']>[] }[] = [
@@ -77,16 +77,16 @@ const PREFERRED_FWD: readonly { maxD: number; tiles: readonly NonNullable<TileOv
 
 /**
  * Forward code options on by default: fexp (2^n from exponent bits in the f32 exp2 polynomial, the same values: +18%
- * at d128 alone in the H100 sweep) and, on GPUs, full unrolling of the QK^T and PV loops (the same operations in the same order). Not fma: its
- * sequential chains over d round f32 scores differently from `s += dot(a, b)`, and with it on, three f32 cases of the
- * H100 grid (d80/d96) exceeded the criterion (1.05-1.28x the bound; 2026-11-21 23:44 UTC), for +2-11% of speed. A
- * vec4 accumulator per score (four fma chains of d/4) and skipping the rescale where the row max did not grow were
- * tried on 2026-11-22 and gained nothing (within 1% either way), so neither is in the code. An explicit `fwdOpts` override replaces these defaults.
+ * at d128 alone in the H100 sweep) and, on GPUs, full unrolling of the QK^T and PV loops (the same operations in the
+ * same order). Not fma: its sequential chains over d round f32 scores differently from `s += dot(a, b)`, and with it
+ * on, three f32 cases of the H100 grid (d80/d96) exceeded the criterion (1.05-1.28x the bound; 2026-11-21 23:44 UTC),
+ * for +2-11% of speed. A vec4 accumulator per score (four fma chains of d/4) and skipping the rescale where the row
+ * max did not grow were tried on 2026-11-22 and gained nothing (within 1% either way), so neither is in the code. An
+ * explicit `fwdOpts` override replaces these defaults.
  */
 export function defaultForwardOptions(lim: TileLimits): ForwardOptions {
   return lim.cpu ? { fexp: true } : { fexp: true, unroll: true };
 }
-
 
 export function chooseForwardTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): ForwardTiles | null {
   let t: ForwardTiles | null = null;
