@@ -166,8 +166,8 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
   };
 }
 
-/** [name, tile override, extra environment (e.g. FLASHATTN_WEBGPU_DAWN_FLAGS), {dims (default 64, 128), causal, ablate}] */
-type SweepVariant = [string, TileOverride, Record<string, string>?, { dims?: number[]; causal?: boolean; ablate?: ForwardAblation }?];
+/** [name, tile override, extra environment (e.g. FLASHATTN_WEBGPU_DAWN_FLAGS), {dims (default 64, 128), seqs (default TILE_SEQ), causal, ablate}] */
+type SweepVariant = [string, TileOverride, Record<string, string>?, { dims?: number[]; seqs?: number[]; causal?: boolean; ablate?: ForwardAblation }?];
 
 /**
  * The `tiles` mode's built-in list (TILE_VARIANTS, the same JSON, replaces it; the lists of 2026-11-22 are in
@@ -198,29 +198,31 @@ function randomF32(n: number): Float32Array {
  * variants with extra environment get a backend of their own. Each result is printed when measured.
  */
 async function tileSweep(deadline: number) {
-  const seq = Number(process.env.TILE_SEQ ?? 4096);
+  // TILE_SEQ: one seqlen or a comma list (batch = 16384/seqlen keeps the tensors the same size across the list).
+  const seqs = (process.env.TILE_SEQ ?? '4096').split(',').map(Number);
   const iters = Number(process.env.TILE_ITERS ?? 3);
   const variants: SweepVariant[] = process.env.TILE_VARIANTS ? JSON.parse(process.env.TILE_VARIANTS) : SWEEP;
   const shared = createWebGPUBackend();
   await shared.probe();
-  const inputs = new Map<WebGPUBackend, Map<number, Awaited<ReturnType<NonNullable<WebGPUBackend['device']>['upload']>>[]>>();
-  const problem = (d: number, causal: boolean) =>
+  const inputs = new Map<WebGPUBackend, Map<string, Awaited<ReturnType<NonNullable<WebGPUBackend['device']>['upload']>>[]>>();
+  const problem = (d: number, causal: boolean, seq: number) =>
     makeProblem({ batch: Math.max(1, 16384 / seq), seqlenQ: seq, seqlenK: seq, nheadsQ: 2048 / d, headDim: d, dtype: 'f32', causal, returnLse: true });
-  const tensorsFor = async (bb: WebGPUBackend, d: number) => {
+  const tensorsFor = async (bb: WebGPUBackend, d: number, seq: number) => {
     let m = inputs.get(bb);
     if (!m) inputs.set(bb, (m = new Map()));
-    let t = m.get(d);
+    const n = tensorSizes(problem(d, false, seq));
+    const key = `${d}:${n.q}:${n.k}`;
+    let t = m.get(key);
     if (!t) {
-      const n = tensorSizes(problem(d, false));
       t = [await bb.device!.upload(randomF32(n.q), 'f32'), await bb.device!.upload(randomF32(n.k), 'f32'), await bb.device!.upload(randomF32(n.v), 'f32')];
-      m.set(d, t);
+      m.set(key, t);
     }
     return t;
   };
   // List order, head dims inner (inputs of both stay resident: 6 x 128 MiB), so that a time-boxed run keeps pairs.
-  for (const [name, ov, env, opt] of variants) for (const d of opt?.dims ?? [64, 128]) {
+  for (const [name, ov, env, opt] of variants) for (const d of opt?.dims ?? [64, 128]) for (const seq of opt?.seqs ?? seqs) {
     const causal = !!opt?.causal;
-    if (performance.now() > deadline) { out('tiles.jsonl', { variant: name, d, causal, note: 'not run: sweep time limit (TILES_S)' }); continue; }
+    if (performance.now() > deadline) { out('tiles.jsonl', { variant: name, d, seq, causal, note: 'not run: sweep time limit (TILES_S)' }); continue; }
     const saved = Object.fromEntries(Object.keys(env ?? {}).map((k) => [k, process.env[k]]));
     Object.assign(process.env, env ?? {});
     const bb = env ? createWebGPUBackend() : shared;
@@ -229,8 +231,8 @@ async function tileSweep(deadline: number) {
       const e = await bb.engine();
       (e as { override?: TileOverride }).override = ov;
       setForwardAblation(opt?.ablate);
-      const p = problem(d, causal);
-      const [q, k, v] = await tensorsFor(bb, d);
+      const p = problem(d, causal, seq);
+      const [q, k, v] = await tensorsFor(bb, d, seq);
       const plan = e.forwardPlan(p);
       e.profile = true;
       const ms: number[] = [];

@@ -85,7 +85,7 @@ const PREFERRED_FWD: readonly { maxD: number; tiles: readonly NonNullable<TileOv
  * explicit `fwdOpts` override replaces these defaults.
  */
 export function defaultForwardOptions(lim: TileLimits): ForwardOptions {
-  return lim.cpu ? { fexp: true } : { fexp: true, unroll: true };
+  return lim.cpu ? { fexp: true, stagger: true, imask: true } : { fexp: true, unroll: true, stagger: true, imask: true };
 }
 
 export function chooseForwardTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): ForwardTiles | null {

@@ -109,9 +109,23 @@ export function prefetchVars(name: string, n: number): string {
 export function prefetchTile(o: {
   name: string; n: number; rows: number; dim: number; nt: number; ld: string;
   row0: string; rowEnd: string; seqRowBase: string; heads: string; head: string; shift: string;
+  /**
+   * One address per thread and tile, the slots at constant row steps from it (where nt is a multiple of the vec4s per
+   * row, slot i is nt/d4 rows below slot 0 in the same column), instead of each slot's own index arithmetic.
+   */
+  shared?: boolean;
 }): string {
   const d4 = Math.ceil(o.dim / 4);
   const total = o.rows * d4;
+  if (o.shared && o.nt % d4 === 0) {
+    const R = o.nt / d4;
+    return `{ let r = t / ${d4}u; let c = t - r * ${d4}u; let row = ${o.row0} + r;
+      let a = ((${o.seqRowBase} + row) * ${o.heads} + ${o.head}) * ${o.dim}u + c * 4u + ${o.shift}; let step = ${R}u * ${o.heads} * ${o.dim}u;
+      ${rep(o.n, (i) => {
+        const guard = (i + 1) * o.nt > total ? ` && t + ${i * o.nt}u < ${total}u` : '';
+        return `${o.name}${i} = vec4<f32>(0.0); if (row + ${i * R}u < ${o.rowEnd}${guard}) { ${o.name}${i} = ld4_${o.ld}(a + ${i}u * step, c); }`;
+      }, '\n      ')} }`;
+  }
   return rep(o.n, (i) => {
     const guard = (i + 1) * o.nt > total ? ` && e < ${total}u` : '';
     return `{ let e = t + ${i * o.nt}u; let r = e / ${d4}u; let c = e - r * ${d4}u; let row = ${o.row0} + r;

@@ -23,16 +23,30 @@ export interface ForwardTiles {
   readonly fexp?: boolean;
   /** Two K/V workgroup buffers used alternately: the barrier at the top of each key step is not needed. */
   readonly dbuf?: boolean;
+  /**
+   * K/V sharing one array, with prefetch: load the current V tile at the top of a step (hidden behind QKᵀ) and the
+   * next K tile after V's store (hidden behind P·V), instead of both next tiles at the top: the two register sets
+   * are never live at once, so half the prefetch registers.
+   */
+  readonly stagger?: boolean;
+  /**
+   * Key tiles inside every valid row's window (a workgroup-uniform test) skip the per-score mask; P = exp2(x − m)
+   * with m taken as 0 while a row has seen no key, so that masked scores give exactly 0 without a per-score select.
+   */
+  readonly imask?: boolean;
+  /** Prefetch loads address slots from one per-thread address per tile (see prefetchTile `shared`). */
+  readonly addr?: boolean;
   /** Timing only, never set from TileOverride: see `setForwardAblation`. */
   readonly ablate?: ForwardAblation;
 }
 
-export type ForwardOptions = { -readonly [K in 'fma' | 'fexp' | 'dbuf']?: boolean } & { unroll?: boolean | number };
+const BOOL_OPTIONS = ['fma', 'fexp', 'dbuf', 'stagger', 'imask', 'addr'] as const;
+export type ForwardOptions = { -readonly [K in (typeof BOOL_OPTIONS)[number]]?: boolean } & { unroll?: boolean | number };
 
 /** The options that are set, and nothing else (the override comes from JSON in an environment variable). */
 export function forwardOptions(o?: ForwardOptions): ForwardOptions {
   const r: ForwardOptions = {};
-  for (const k of ['fma', 'fexp', 'dbuf'] as const) if (o?.[k] === true) r[k] = true;
+  for (const k of BOOL_OPTIONS) if (o?.[k] === true) r[k] = true;
   const u = o?.unroll;
   if (u === true || (typeof u === 'number' && Number.isInteger(u) && u > 1 && u <= 64)) r.unroll = u;
   return r;
@@ -110,6 +124,9 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
   const ab = stats ? undefined : t.ablate;
   const nl = ab === 'noload';
   const db = !!t.dbuf;
+  /** Staggered prefetch (see ForwardTiles.stagger): pk holds the next K tile during P·V, pv the current V during QKᵀ. */
+  const st = pf && useV && !!t.stagger && !t.separateKV;
+  const im = !!t.imask;
   /** A barrier inside the key loop (the `nobar` ablation drops them all). */
   const bar = ab === 'nobar' ? '' : 'workgroupBarrier();';
   // dbuf: key step n uses K/V buffer n & 1 (offsets kbo/vbo into arrays twice the size).
@@ -124,15 +141,20 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
   const reduceMax = (i: number) => (s.subgroups ? groupReduceShuffle(`mx${i}`, g, 'max') : '');
   const kTile = { rows: bn, dim: s.d, nt, ld: 'k', rowEnd: 'sk', seqRowBase: 'kr0', heads: 'P.hkv', head: 'hk', shift: 'P.kShift' };
   const vTile = { rows: bn, dim: s.dv, nt, ld: 'v', rowEnd: 'sk', seqRowBase: 'kr0', heads: 'P.hkv', head: 'hk', shift: 'P.vShift' };
-  const loadK = (row0: string) => (pf ? prefetchTile({ ...kTile, name: 'pk', n: L.pk, row0 }) : loadTile({ ...kTile, dst: 'ks', stride: sk, row0, offset: kOff }));
-  const loadV = (row0: string) => (pf ? prefetchTile({ ...vTile, name: 'pv', n: L.pv, row0 }) : loadTile({ ...vTile, dst: vs, stride: sv, row0, offset: vOff }));
+  const loadK = (row0: string) => (pf ? prefetchTile({ ...kTile, name: 'pk', n: L.pk, row0, shared: !!t.addr }) : loadTile({ ...kTile, dst: 'ks', stride: sk, row0, offset: kOff }));
+  const loadV = (row0: string) => (pf ? prefetchTile({ ...vTile, name: 'pv', n: L.pv, row0, shared: !!t.addr }) : loadTile({ ...vTile, dst: vs, stride: sv, row0, offset: vOff }));
   const storeK = storePrefetched({ name: 'pk', n: L.pk, rows: bn, dim: s.d, nt, dst: 'ks', stride: sk, offset: kOff });
   const storeV = storePrefetched({ name: 'pv', n: L.pv, rows: bn, dim: s.dv, nt, dst: vs, stride: sv, offset: vOff });
   /** Direct (non-prefetch) loads; the `noload` ablation keeps only the first tile's. */
   const firstOnly = (code: string) => (nl ? `if (j0 == jstart) { ${code} }` : code);
   // Key tiles: with prefetch, tile j0 is in registers at the top of step j0 and is stored first; the next one is
   // loaded right after (K, and V when separate) or after V's store (V sharing K's array).
-  const stepLoad = pf
+  const stepLoad = st
+    ? `${storeK}
+    ${loadV('kb')}
+    ${bar}
+    let more = j0 + ${bn} < jhi;`
+    : pf
     ? `${storeK}
     ${t.separateKV && useV ? storeV : ''}
     ${bar}
@@ -144,7 +166,12 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
     : `${firstOnly(loadK('kb'))}
     ${t.separateKV && useV ? firstOnly(loadV('kb')) : ''}
     ${bar}`;
-  const sharedV = pf
+  const sharedV = st
+    ? `${storeV}
+    if (more) {
+    ${nl ? '' : loadK('kb + ' + bn + 'u')}
+    }`
+    : pf
     ? `${storeV}
     if (more) {
     ${nl ? '' : loadV('kb + ' + bn + 'u')}
@@ -189,6 +216,20 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
   const qkLoop = unrolled('k', kIters, qkStep, (code) => `for (var k = 0u; k < ${kIters}u; k++) {
       ${code}
     }`);
+  // Scores in log2 units, masked outside each row's window (NEG); with imask, key tiles inside every valid row's
+  // window (tLo/tHi: the last valid row's low bound, the first row's high bound) take a branch without the mask.
+  const kjs = rep(tn, (j) => `let kj${j} = j0 + i32(tx + ${g * j}u);`, ' ');
+  const masked = (decl: boolean) => rep(tm, (i) => rep(tn, (j) => `${decl ? `let v${i}_${j} = ` : `{ let v = `}kj${j} >= lo${i} && kj${j} < hi${i}; ${decl ? 'let ' : ''}x${i}_${j} = select(NEG, score2(s${i}_${j}), ${decl ? `v${i}_${j}` : 'v'});${decl ? '' : ' }'}`, ' '), '\n    ');
+  const scores = im
+    ? `${rep(tm * tn, (x) => `var x${Math.floor(x / tn)}_${x % tn}: f32;`, ' ')}
+    if (j0 >= tLo && j0 + ${bn} <= tHi) {
+      ${rep(tm * tn, (x) => `x${Math.floor(x / tn)}_${x % tn} = score2(s${Math.floor(x / tn)}_${x % tn});`, ' ')}
+    } else {
+      ${kjs}
+      ${masked(false)}
+    }`
+    : `${kjs}
+    ${masked(true)}`;
   const rowSums = s.subgroups
     ? rep(tm, (i) => groupReduceShuffle(`l${i}`, g, 'add'))
     : `workgroupBarrier();
@@ -235,13 +276,15 @@ ${queryTilePrologue(bm)}
   ${rep(tm, (i) => `let r${i} = rg + ${rg * i}u; let gi${i} = i32(i0 + r${i});\n  ${windowCode(`lo${i}`, `hi${i}`, `gi${i}`)}
   var m${i} = NEG; var l${i} = 0.0;
   ${useV ? rep(oc, (c) => `var o${i}_${c} = vec4<f32>(0.0);`, ' ') : ''}`)}
-  let jstart = (jlo / ${bn}) * ${bn};
+  let jstart = (jlo / ${bn}) * ${bn};${im ? `
+  var tLo = 0; if (P.winLeft >= 0) { tLo = max(0, iLast + off - P.winLeft); }
+  var tHi = i32(sk); if (P.winRight >= 0) { tHi = min(i32(sk), i32(i0) + off + P.winRight + 1); }` : ''}
   ${pf ? `${prefetchVars('pk', L.pk)}
   ${useV ? prefetchVars('pv', L.pv) : ''}
   if (jstart < jhi) {
     let kb = u32(jstart);
     ${loadK('kb')}
-    ${useV ? loadV('kb') : ''}
+    ${useV && !st ? loadV('kb') : ''}
   }` : ''}
   for (var j0 = jstart; j0 < jhi; j0 += ${bn}) {
     ${db || ab === 'nobartop' ? '' : bar}
@@ -250,14 +293,14 @@ ${queryTilePrologue(bm)}
     ${stepLoad}
     ${rep(tm * tn, (x) => `var s${Math.floor(x / tn)}_${x % tn} = 0.0;`, ' ')}
     ${qkLoop}
-    ${rep(tn, (j) => `let kj${j} = j0 + i32(tx + ${g * j}u);`, ' ')}
-    ${rep(tm, (i) => `${rep(tn, (j) => `let v${i}_${j} = kj${j} >= lo${i} && kj${j} < hi${i}; let x${i}_${j} = select(NEG, score2(s${i}_${j}), v${i}_${j});`, ' ')}
-    var mx${i} = ${maxChain(Array.from({ length: tn }, (_, j) => `x${i}_${j}`))};`)}
+    ${scores}
+    ${rep(tm, (i) => `var mx${i} = ${maxChain(Array.from({ length: tn }, (_, j) => `x${i}_${j}`))};`, ' ')}
     ${s.subgroups ? rep(tm, reduceMax) : `${rep(tm, (i) => `red[r${i} * ${g}u + tx] = mx${i};`, ' ')}
     ${bar}
     ${rep(tm, (i) => `for (var q = 0u; q < ${g}u; q++) { mx${i} = max(mx${i}, red[r${i} * ${g}u + q]); }`)}`}
     ${rep(tm, (i) => `let mn${i} = max(m${i}, mx${i}); let al${i} = exp2x(m${i} - mn${i}); m${i} = mn${i};
-    ${rep(tn, (j) => `let p${i}_${j} = select(0.0, exp2x(x${i}_${j} - mn${i}), v${i}_${j});${useV ? ` { let pi = r${i} * ${bn}u + tx + ${g * j}u; ps[pi >> 2u][pi & 3u] = p${i}_${j}; }` : ''}`, ' ')}
+    ${im ? `let ms${i} = select(mn${i}, 0.0, mn${i} == NEG);` : ''}
+    ${rep(tn, (j) => `let p${i}_${j} = ${im ? `exp2x(x${i}_${j} - ms${i})` : `select(0.0, exp2x(x${i}_${j} - mn${i}), v${i}_${j})`};${useV ? ` { let pi = r${i} * ${bn}u + tx + ${g * j}u; ps[pi >> 2u][pi & 3u] = p${i}_${j}; }` : ''}`, ' ')}
     l${i} = l${i} * al${i} + ${rep(tn, (j) => `p${i}_${j}`, ' + ')};
     ${useV && ab !== 'norescale' ? rep(oc, (c) => `o${i}_${c} *= al${i};`, ' ') : ''}`)}
     ${pv}
