@@ -81,11 +81,15 @@ const PREFERRED_FWD: readonly { maxD: number; tiles: readonly NonNullable<TileOv
  * same order). Not fma: its sequential chains over d round f32 scores differently from `s += dot(a, b)`, and with it
  * on, three f32 cases of the H100 grid (d80/d96) exceeded the criterion (1.05-1.28x the bound; 2026-11-21 23:44 UTC),
  * for +2-11% of speed. A vec4 accumulator per score (four fma chains of d/4) and skipping the rescale where the row
- * max did not grow were tried on 2026-11-22 and gained nothing (within 1% either way), so neither is in the code. An
- * explicit `fwdOpts` override replaces these defaults.
+ * max did not grow were tried on 2026-11-22 and gained nothing (within 1% either way), so neither is in the code.
+ * stagger + imask + addr (session 5, H100, f32, 1k/4k/16k against the previous defaults in the same sweeps): d128
+ * 20.8/22.7/22.0 -> 21.4/23.4/22.6, d64 20.6/23.1/23.6 -> 23.3/25.6/25.9 TFLOP/s. Each of stagger and imask alone
+ * was slower at d128 (the compiler's register allocation: 246 registers per thread by default, 159 with both, through
+ * naga; one 256-thread workgroup per SM either way). An explicit `fwdOpts` override replaces these defaults.
  */
 export function defaultForwardOptions(lim: TileLimits): ForwardOptions {
-  return lim.cpu ? { fexp: true, stagger: true, imask: true } : { fexp: true, unroll: true, stagger: true, imask: true };
+  const base: ForwardOptions = { fexp: true, stagger: true, imask: true, addr: true };
+  return lim.cpu ? base : { ...base, unroll: true };
 }
 
 export function chooseForwardTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): ForwardTiles | null {

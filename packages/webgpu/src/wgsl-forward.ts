@@ -217,7 +217,8 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
       ${code}
     }`);
   // Scores in log2 units, masked outside each row's window (NEG); with imask, key tiles inside every valid row's
-  // window (tLo/tHi: the last valid row's low bound, the first row's high bound) take a branch without the mask.
+  // window (tLo/tHi: the last valid row's low bound, the first row's high bound) take a branch without the mask, and
+  // the other branch computes the rows' bounds where it needs them (fewer registers live across the key loop).
   const kjs = rep(tn, (j) => `let kj${j} = j0 + i32(tx + ${g * j}u);`, ' ');
   const masked = (decl: boolean) => rep(tm, (i) => rep(tn, (j) => `${decl ? `let v${i}_${j} = ` : `{ let v = `}kj${j} >= lo${i} && kj${j} < hi${i}; ${decl ? 'let ' : ''}x${i}_${j} = select(NEG, score2(s${i}_${j}), ${decl ? `v${i}_${j}` : 'v'});${decl ? '' : ' }'}`, ' '), '\n    ');
   const scores = im
@@ -226,6 +227,7 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
       ${rep(tm * tn, (x) => `x${Math.floor(x / tn)}_${x % tn} = score2(s${Math.floor(x / tn)}_${x % tn});`, ' ')}
     } else {
       ${kjs}
+      ${rep(tm, (i) => windowCode(`lo${i}`, `hi${i}`, `gi${i}`), '\n      ')}
       ${masked(false)}
     }`
     : `${kjs}
@@ -273,7 +275,7 @@ ${queryTilePrologue(bm)}
   ${loadTile({ dst: 'qs', stride: sq, rows: bm, dim: s.d, nt, ld: 'q', row0: 'i0', rowEnd: 'sq', seqRowBase: 'qr0', heads: 'P.hq', head: 'h', shift: 'P.qShift' })}
   let rg = t / ${g}u;
   let tx = t % ${g}u;
-  ${rep(tm, (i) => `let r${i} = rg + ${rg * i}u; let gi${i} = i32(i0 + r${i});\n  ${windowCode(`lo${i}`, `hi${i}`, `gi${i}`)}
+  ${rep(tm, (i) => `let r${i} = rg + ${rg * i}u; let gi${i} = i32(i0 + r${i});\n  ${im ? '' : windowCode(`lo${i}`, `hi${i}`, `gi${i}`)}
   var m${i} = NEG; var l${i} = 0.0;
   ${useV ? rep(oc, (c) => `var o${i}_${c} = vec4<f32>(0.0);`, ' ') : ''}`)}
   let jstart = (jlo / ${bn}) * ${bn};${im ? `
