@@ -88,7 +88,7 @@ const PREFERRED_FWD: readonly { maxD: number; tiles: readonly NonNullable<TileOv
  * naga; one 256-thread workgroup per SM either way). An explicit `fwdOpts` override replaces these defaults.
  */
 export function defaultForwardOptions(lim: TileLimits): ForwardOptions {
-  const base: ForwardOptions = { fexp: true, stagger: true, imask: true, addr: true };
+  const base: ForwardOptions = { fexp: true, stagger: true, imask: true, addr: true, pvfma: true };
   return lim.cpu ? base : { ...base, unroll: true };
 }
 
