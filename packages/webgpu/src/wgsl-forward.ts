@@ -36,20 +36,13 @@ export interface ForwardTiles {
   readonly imask?: boolean;
   /** Prefetch loads address slots from one per-thread address per tile (see prefetchTile `shared`). */
   readonly addr?: boolean;
-  /**
-   * QKᵀ into a vec4 per score (four FMA chains of d/4, summed pairwise at the end): 4 instructions per 4 products
-   * instead of dot's multiply, three FMAs and an add.
-   */
-  readonly vacc?: boolean;
-  /** The same with a vec2 per score: two FMA chains of d/2. */
-  readonly vacc2?: boolean;
   /** P·V as explicit fma() (O's rounding: one per product at most, as a contracted multiply-add). */
   readonly pvfma?: boolean;
   /** Timing only, never set from TileOverride: see `setForwardAblation`. */
   readonly ablate?: ForwardAblation;
 }
 
-const BOOL_OPTIONS = ['fma', 'fexp', 'dbuf', 'stagger', 'imask', 'addr', 'vacc', 'vacc2', 'pvfma'] as const;
+const BOOL_OPTIONS = ['fma', 'fexp', 'dbuf', 'stagger', 'imask', 'addr', 'pvfma'] as const;
 export type ForwardOptions = { -readonly [K in (typeof BOOL_OPTIONS)[number]]?: boolean } & { unroll?: boolean | number };
 
 /** The options that are set, and nothing else (the override comes from JSON in an environment variable). */
@@ -218,8 +211,6 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
       ${rep(tn, (j) => `let b${j} = ks[${ko}(tx + ${g * j}u) * ${sk}u + ${ab === 'noqb' ? '0u' : kk}];`, ' ')}
       ${rep(tm * tn, (x) => {
         const sc = `s${Math.floor(x / tn)}_${x % tn}`, a = `a${Math.floor(x / tn)}`, b = `b${x % tn}`;
-        if (t.vacc) return `sv${sc.slice(1)} = fma(${a}, ${b}, sv${sc.slice(1)});`;
-        if (t.vacc2) return `sv${sc.slice(1)} = fma(${a}.zw, ${b}.zw, fma(${a}.xy, ${b}.xy, sv${sc.slice(1)}));`;
         return t.fma ? `${sc} = fma(${a}.w, ${b}.w, fma(${a}.z, ${b}.z, fma(${a}.y, ${b}.y, fma(${a}.x, ${b}.x, ${sc}))));` : `${sc} += dot(${a}, ${b});`;
       }, ' ')}`;
   };
@@ -304,9 +295,8 @@ ${queryTilePrologue(bm)}
     let kb = u32(j0);${db ? `
     let kbuf = (u32(j0 - jstart) / ${bn}u) & 1u; let kbo = kbuf * ${bn * sk}u;${t.separateKV && useV ? ` let vbo = kbuf * ${bn * sv}u;` : ''}` : ''}
     ${stepLoad}
-    ${t.vacc ? rep(tm * tn, (x) => `var sv${Math.floor(x / tn)}_${x % tn} = vec4<f32>(0.0);`, ' ') : t.vacc2 ? rep(tm * tn, (x) => `var sv${Math.floor(x / tn)}_${x % tn} = vec2<f32>(0.0);`, ' ') : rep(tm * tn, (x) => `var s${Math.floor(x / tn)}_${x % tn} = 0.0;`, ' ')}
+    ${rep(tm * tn, (x) => `var s${Math.floor(x / tn)}_${x % tn} = 0.0;`, ' ')}
     ${qkLoop}
-    ${t.vacc ? rep(tm * tn, (x) => { const n = `${Math.floor(x / tn)}_${x % tn}`; return `let s${n} = (sv${n}.x + sv${n}.y) + (sv${n}.z + sv${n}.w);`; }, ' ') : ''}${t.vacc2 ? rep(tm * tn, (x) => { const n = `${Math.floor(x / tn)}_${x % tn}`; return `let s${n} = sv${n}.x + sv${n}.y;`; }, ' ') : ''}
     ${scores}
     ${rep(tm, (i) => `var mx${i} = ${maxChain(Array.from({ length: tn }, (_, j) => `x${i}_${j}`))};`, ' ')}
     ${s.subgroups ? rep(tm, reduceMax) : `${rep(tm, (i) => `red[r${i} * ${g}u + tx] = mx${i};`, ' ')}
