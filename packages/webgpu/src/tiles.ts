@@ -82,10 +82,11 @@ const PREFERRED_FWD: readonly { maxD: number; tiles: readonly NonNullable<TileOv
  * on, three f32 cases of the H100 grid (d80/d96) exceeded the criterion (1.05-1.28x the bound; 2026-11-21 23:44 UTC),
  * for +2-11% of speed. A vec4 accumulator per score (four fma chains of d/4) and skipping the rescale where the row
  * max did not grow were tried on 2026-11-22 and gained nothing (within 1% either way), so neither is in the code.
- * stagger + imask + addr (session 5, H100, f32, 1k/4k/16k against the previous defaults in the same sweeps): d128
- * 20.8/22.7/22.0 -> 21.4/23.4/22.6, d64 20.6/23.1/23.6 -> 23.3/25.6/25.9 TFLOP/s. Each of stagger and imask alone
- * was slower at d128 (the compiler's register allocation: 246 registers per thread by default, 159 with both, through
- * naga; one 256-thread workgroup per SM either way). An explicit `fwdOpts` override replaces these defaults.
+ * stagger + imask + addr + pvfma (session 5, H100, f32, 1k/4k/16k): d128 20.8/22.7/22.0 -> 23.3/24.5/24.6, d64
+ * 20.6/23.1/23.6 -> 25.6/27.2/27.4 TFLOP/s; pvfma alone +4-11% (the driver did not contract `o += p * w`). Each of
+ * stagger and imask alone was slower at d128 than neither (register allocation: 162 registers per thread before,
+ * 153 with all four, Tint's SPIR-V; one 256-thread workgroup per SM either way); with all on, turning one off costs
+ * 1-11%. An explicit `fwdOpts` override replaces these defaults.
  */
 export function defaultForwardOptions(lim: TileLimits): ForwardOptions {
   const base: ForwardOptions = { fexp: true, stagger: true, imask: true, addr: true, pvfma: true };
