@@ -86,7 +86,7 @@ const PREFERRED_FWD: readonly { maxD: number; tiles: readonly NonNullable<TileOv
  * 20.6/23.1/23.6 -> 25.6/27.2/27.4 TFLOP/s; pvfma alone +4-11% (the driver did not contract `o += p * w`). Each of
  * stagger and imask alone was slower at d128 than neither (register allocation: 162 registers per thread before,
  * 153 with all four, Tint's SPIR-V; one 256-thread workgroup per SM either way); with all on, turning one off costs
- * 1-11%. An explicit `fwdOpts` override replaces these defaults.
+ * 0.7-16%. An explicit `fwdOpts` override replaces these defaults.
  */
 export function defaultForwardOptions(lim: TileLimits): ForwardOptions {
   const base: ForwardOptions = { fexp: true, stagger: true, imask: true, addr: true, pvfma: true };
