@@ -5,7 +5,9 @@
  * One subgroup per workgroup (load/store offsets must be workgroup-uniform) owns 16 query rows and sweeps all keys in
  * blocks of 16; the Q slices stay in registers, the K slices are loaded from the storage buffer for each block.
  * Checks block (0, 0) of head 0 bit for bit against the same arithmetic on the CPU and against float64, then times the
- * sweep (GPU timestamps). Run on the GPU machine: node qkprobe.js [d=128] [n=4096] [heads=64]
+ * sweep (GPU timestamps). v2 (default): four subgroups per workgroup (the uniformity diagnostic off, so that each
+ * addresses its own rows), the K slices of a block of 32 keys staged in workgroup memory for all four.
+ * Run on the GPU machine: node qkprobe.js [d=128] [n=4096] [heads=64] [v1|v2] [v2: subgroups=4] [v2: keys per block=32]
  */
 import { create, globals } from 'webgpu';
 
@@ -54,9 +56,64 @@ const pack = (sl: Int8Array[]) => { const b = new Int8Array(SL * N * D); sl.forE
 const gpu = create(['enable-dawn-features=allow_unsafe_apis']);
 const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
 if (!adapter?.features.has('chromium-experimental-subgroup-matrix')) { out({ error: 'no subgroup matrices here' }); process.exit(0); }
-const device = await adapter.requestDevice({ requiredFeatures: ['chromium-experimental-subgroup-matrix', 'subgroups', 'timestamp-query'] as GPUFeatureName[] });
+const device = await adapter.requestDevice({
+  requiredFeatures: ['chromium-experimental-subgroup-matrix', 'subgroups', 'timestamp-query'] as GPUFeatureName[],
+  requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize },
+});
 
-const code = `enable chromium_experimental_subgroup_matrix;
+const MODE = process.argv[5] ?? 'v2';
+const SGW = Number(process.argv[6] ?? 4); // v2: subgroups per workgroup, each owning 16 query rows
+const BK = Number(process.argv[7] ?? 32); // v2: keys per block staged in workgroup memory (a multiple of 16)
+const codeV2 = `enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+@group(0) @binding(0) var<storage, read> QS: array<i32>;
+@group(0) @binding(1) var<storage, read> KS: array<vec4<i32>>;
+@group(0) @binding(2) var<storage, read> EQ: array<f32>;
+@group(0) @binding(3) var<storage, read> EK: array<f32>;
+@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
+// K slices of one key block: [slice][key][d] as bytes, read as i8 matrices (offsets in elements).
+var<workgroup> kb: array<i32, ${(SL * BK * D) / 4}>;
+// Each subgroup's four weight accumulators of 16 x ${BK} scores.
+var<workgroup> accs: array<i32, ${SGW * 4 * 16 * BK}>;
+@compute @workgroup_size(${32 * SGW})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let sg = t / 32u; let lane = t % 32u;
+  let q0 = (wid.x * ${SGW}u + sg) * 16u;
+  ${Array.from({ length: SL * CH }, (_, x) => `let a${Math.floor(x / CH)}_${x % CH} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>>(&QS, ${Math.floor(x / CH) * N * D}u + q0 * ${D}u + ${(x % CH) * 32}u, false, ${D}u);`).join('\n  ')}
+  var check = 0.0;
+  let ab = sg * ${4 * 16 * BK}u;
+  for (var n0 = 0u; n0 < ${N}u; n0 += ${BK}u) {
+    workgroupBarrier();
+    for (var e = t; e < ${(SL * BK * D) / 16}u; e += ${32 * SGW}u) {
+      let s = e / ${(BK * D) / 16}u; let w = e - s * ${(BK * D) / 16}u;
+      let v = KS[(s * ${N * D}u + n0 * ${D}u) / 16u + w];
+      kb[e * 4u] = v.x; kb[e * 4u + 1u] = v.y; kb[e * 4u + 2u] = v.z; kb[e * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    ${Array.from({ length: BK / 16 }, (_, nb) => `{
+      ${Array.from({ length: 4 }, (_, w) => `var c${w} = subgroup_matrix_result<i32, 16, 16>();`).join(' ')}
+      ${Array.from({ length: SL * CH }, (_, x) => {
+        const j = Math.floor(x / CH), c = x % CH;
+        const b = `let b = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>>(&kb, ${j * BK * D + nb * 16 * D + c * 32}u, true, ${D}u);`;
+        const uses = Array.from({ length: SL }, (_, i) => i).filter((i) => i + j <= 3).map((i) => `c${i + j} = subgroupMatrixMultiplyAccumulate(a${i}_${c}, b, c${i + j});`);
+        return `{ ${b} ${uses.join(' ')} }`;
+      }).join('\n      ')}
+      ${Array.from({ length: 4 }, (_, w) => `subgroupMatrixStore(&accs, ab + ${w * 16 * BK + nb * 16}u, c${w}, false, ${BK}u);`).join(' ')}
+    }`).join('\n    ')}
+    workgroupBarrier();
+    for (var e = lane; e < ${16 * BK}u; e += 32u) {
+      let row = q0 + e / ${BK}u; let col = n0 + e % ${BK}u;
+      let sc = EQ[row] * EK[col];
+      var s = 0.0;
+      ${Array.from({ length: 4 }, (_, w) => `s = s + f32(accs[ab + ${w * 16 * BK}u + e]) * (sc * ${2 ** (-14 - 7 * w)});`).join('\n      ')}
+      check = max(check, s);
+      if (wid.y == 0u && q0 == 0u && n0 == 0u && e % ${BK}u < 16u) { OUT[(e / ${BK}u) * 16u + e % ${BK}u] = s; }
+    }
+  }
+  if (wid.y == 0u) { OUT[256u + wid.x * ${32 * SGW}u + t] = check; }
+}`;
+const code = MODE === 'v1' ? codeV1() : codeV2;
+function codeV1() { return `enable chromium_experimental_subgroup_matrix;
 @group(0) @binding(0) var<storage, read> QS: array<i32>;
 @group(0) @binding(1) var<storage, read> KS: array<i32>;
 @group(0) @binding(2) var<storage, read> EQ: array<f32>;
@@ -89,7 +146,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   if (wid.y == 0u) { OUT[256u + wid.x * 32u + t] = check; }
-}`;
+}`; }
 
 device.pushErrorScope('validation');
 const module = device.createShaderModule({ code });
@@ -119,7 +176,7 @@ const t0 = performance.now();
 for (let rep = 0; rep < 6 || performance.now() - t0 < 1500; rep++) {
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass({ timestampWrites: { querySet: qset, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
-  pass.setPipeline(pipeline); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(N / 16, H); pass.end();
+  pass.setPipeline(pipeline); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(MODE === 'v1' ? N / 16 : N / (16 * SGW), H); pass.end();
   enc.resolveQuerySet(qset, 0, 2, res, 0);
   enc.copyBufferToBuffer(res, 0, rd, 0, 16);
   enc.copyBufferToBuffer(OUTb, 0, rd, 16, OUTn * 4);
@@ -163,7 +220,7 @@ for (let e = 0; e < 256; e++) {
 const ms = [...times].sort((x, y) => x - y)[Math.floor(times.length / 2)]!;
 const flops = 2 * N * N * D * H; // S = QKᵀ only, as f32 FLOPs
 out({
-  d: D, n: N, heads: H, ms, runs: times.length, sTflops: flops / (ms * 1e9), int8Tops: (flops * 10) / (ms * 1e9),
+  mode: MODE, ...(MODE === "v2" ? { subgroupsPerWorkgroup: SGW, keysPerBlock: BK } : {}), d: D, n: N, heads: H, ms, runs: times.length, sTflops: flops / (ms * 1e9), int8Tops: (flops * 10) / (ms * 1e9),
   block00: { bitExactVsCpuFma: `${bitExact}/256`, bitExactVsCpuMulAdd: `${bitExactMul}/256`, maxErrVsF64: maxErr64, maxErrSequentialF32: maxSeqErr, maxAbsS: maxRef },
 });
 process.exit(0);
