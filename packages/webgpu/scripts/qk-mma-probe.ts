@@ -2,12 +2,14 @@
  * Probe for an exact-f32 QKᵀ on int8 tensor cores (Dawn's subgroup matrices): S = Q Kᵀ from four signed 7-bit slices
  * of Q and K rows (power-of-two scale per row, split here on the CPU), the ten slice products of weight i + j <= 3 as
  * int8 x int8 -> int32 MMAs (exact), combined in f32 per weight in decreasing order (scripts/ozaki-study.py's scheme).
- * One subgroup per workgroup (load/store offsets must be workgroup-uniform) owns 16 query rows and sweeps all keys in
+ * v1: one subgroup per workgroup (load/store offsets workgroup-uniform) owns 16 query rows and sweeps all keys in
  * blocks of 16; the Q slices stay in registers, the K slices are loaded from the storage buffer for each block.
  * Checks block (0, 0) of head 0 bit for bit against the same arithmetic on the CPU and against float64, then times the
- * sweep (GPU timestamps). v2 (default): four subgroups per workgroup (the uniformity diagnostic off, so that each
- * addresses its own rows), the K slices of a block of 32 keys staged in workgroup memory for all four.
- * Run on the GPU machine: node qkprobe.js [d=128] [n=4096] [heads=64] [v1|v2] [v2: subgroups=4] [v2: keys per block=32]
+ * sweep (GPU timestamps). That is v1; v2 (default): several subgroups per workgroup (the uniformity diagnostic off, so
+ * that each addresses its own rows), the K slices of a block of keys staged in workgroup memory for all of them;
+ * v3: as v2 with RB blocks of 16 rows per subgroup sharing each loaded K slice, the weights combined one at a time.
+ * Run on the GPU machine: node qkprobe.js [d=128] [n=4096] [heads=64] [v1|v2|v3] [subgroups=4] [keys per block=32]
+ * [v3: RB=2]
  */
 import { create, globals } from 'webgpu';
 
@@ -112,7 +114,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   if (wid.y == 0u) { OUT[256u + wid.x * ${32 * SGW}u + t] = check; }
 }`;
-const code = MODE === 'v1' ? codeV1() : codeV2;
+// v3: RB blocks of 16 query rows per subgroup sharing each loaded K slice, and the four weights combined one at a
+// time into registers (one 16 x BK result region per row block and subgroup instead of four).
+const RB = Number(process.argv[8] ?? 2);
+const PER = (RB * 16 * BK) / 32; // scores per lane
+const codeV3 = `enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+@group(0) @binding(0) var<storage, read> QS: array<i32>;
+@group(0) @binding(1) var<storage, read> KS: array<vec4<i32>>;
+@group(0) @binding(2) var<storage, read> EQ: array<f32>;
+@group(0) @binding(3) var<storage, read> EK: array<f32>;
+@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
+var<workgroup> kb: array<i32, ${(SL * BK * D) / 4}>;
+var<workgroup> accs: array<i32, ${SGW * RB * 16 * BK}>;
+@compute @workgroup_size(${32 * SGW})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let sg = t / 32u; let lane = t % 32u;
+  let q0 = (wid.x * ${SGW}u + sg) * ${16 * RB}u;
+  ${Array.from({ length: RB * SL * CH }, (_, x) => { const rb = Math.floor(x / (SL * CH)), i = Math.floor(x / CH) % SL, c = x % CH; return `let a${rb}_${i}_${c} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>>(&QS, ${i * N * D}u + (q0 + ${rb * 16}u) * ${D}u + ${c * 32}u, false, ${D}u);`; }).join('\n  ')}
+  var check = 0.0;
+  let ab = sg * ${RB * 16 * BK}u;
+  for (var n0 = 0u; n0 < ${N}u; n0 += ${BK}u) {
+    workgroupBarrier();
+    for (var e = t; e < ${(SL * BK * D) / 16}u; e += ${32 * SGW}u) {
+      let s = e / ${(BK * D) / 16}u; let w = e - s * ${(BK * D) / 16}u;
+      let v = KS[(s * ${N * D}u + n0 * ${D}u) / 16u + w];
+      kb[e * 4u] = v.x; kb[e * 4u + 1u] = v.y; kb[e * 4u + 2u] = v.z; kb[e * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    ${Array.from({ length: PER }, (_, x) => `var s${x} = 0.0;`).join(' ')}
+    ${Array.from({ length: BK / 16 }, (_, nb) => `{
+      ${Array.from({ length: RB * 4 }, (_, x) => `var c${Math.floor(x / 4)}_${x % 4} = subgroup_matrix_result<i32, 16, 16>();`).join(' ')}
+      ${Array.from({ length: SL * CH }, (_, x) => {
+        const j = Math.floor(x / CH), c = x % CH;
+        const b = `let b = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>>(&kb, ${j * BK * D + nb * 16 * D + c * 32}u, true, ${D}u);`;
+        const uses: string[] = [];
+        for (let i = 0; i < SL; i++) if (i + j <= 3) for (let rb = 0; rb < RB; rb++) uses.push(`c${rb}_${i + j} = subgroupMatrixMultiplyAccumulate(a${rb}_${i}_${c}, b, c${rb}_${i + j});`);
+        return `{ ${b} ${uses.join(' ')} }`;
+      }).join('\n      ')}
+      ${Array.from({ length: 4 }, (_, w) => `workgroupBarrier();
+      ${Array.from({ length: RB }, (_, rb) => `subgroupMatrixStore(&accs, ab + ${rb * 16 * BK + nb * 16}u, c${rb}_${w}, false, ${BK}u);`).join(' ')}
+      workgroupBarrier();
+      ${Array.from({ length: (RB * 16 * 16) / 32 }, (_, k) => {
+        const e = `(lane + ${k * 32}u)`; // element of this column block: row = e / 16 (over RB blocks), col = nb * 16 + e % 16
+        const x = k + nb * ((RB * 16 * 16) / 32);
+        return `{ let e = ${e}; let row = e / 16u; let col = ${nb * 16}u + e % 16u; s${x} = s${x} + f32(accs[ab + row * ${BK}u + col]) * (EQ[q0 + row] * EK[n0 + col] * ${2 ** (-14)} * ${2 ** (-7 * w)}); }`;
+      }).join('\n      ')}`).join('\n      ')}
+    }`).join('\n    ')}
+    ${Array.from({ length: PER }, (_, x) => `check = max(check, s${x});`).join(' ')}
+    if (wid.y == 0u && q0 == 0u && n0 == 0u) { ${Array.from({ length: 8 }, (_, k) => `{ let e = lane + ${k * 32}u; if (e < 256u) { OUT[e] = s${k}; } }`).join(' ')} }
+  }
+  if (wid.y == 0u) { OUT[256u + wid.x * ${32 * SGW}u + t] = check; }
+}`;
+const code = MODE === 'v1' ? codeV1() : MODE === 'v3' ? codeV3 : codeV2;
 function codeV1() { return `enable chromium_experimental_subgroup_matrix;
 @group(0) @binding(0) var<storage, read> QS: array<i32>;
 @group(0) @binding(1) var<storage, read> KS: array<i32>;
@@ -176,7 +230,7 @@ const t0 = performance.now();
 for (let rep = 0; rep < 6 || performance.now() - t0 < 1500; rep++) {
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass({ timestampWrites: { querySet: qset, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
-  pass.setPipeline(pipeline); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(MODE === 'v1' ? N / 16 : N / (16 * SGW), H); pass.end();
+  pass.setPipeline(pipeline); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(MODE === 'v1' ? N / 16 : MODE === 'v3' ? N / (16 * SGW * RB) : N / (16 * SGW), H); pass.end();
   enc.resolveQuerySet(qset, 0, 2, res, 0);
   enc.copyBufferToBuffer(res, 0, rd, 0, 16);
   enc.copyBufferToBuffer(OUTb, 0, rd, 16, OUTn * 4);
@@ -220,7 +274,7 @@ for (let e = 0; e < 256; e++) {
 const ms = [...times].sort((x, y) => x - y)[Math.floor(times.length / 2)]!;
 const flops = 2 * N * N * D * H; // S = QKᵀ only, as f32 FLOPs
 out({
-  mode: MODE, ...(MODE === "v2" ? { subgroupsPerWorkgroup: SGW, keysPerBlock: BK } : {}), d: D, n: N, heads: H, ms, runs: times.length, sTflops: flops / (ms * 1e9), int8Tops: (flops * 10) / (ms * 1e9),
+  mode: MODE, ...(MODE !== 'v1' ? { subgroupsPerWorkgroup: SGW, keysPerBlock: BK } : {}), ...(MODE === 'v3' ? { rowBlocksPerSubgroup: RB } : {}), d: D, n: N, heads: H, ms, runs: times.length, sTflops: flops / (ms * 1e9), int8Tops: (flops * 10) / (ms * 1e9),
   block00: { bitExactVsCpuFma: `${bitExact}/256`, bitExactVsCpuMulAdd: `${bitExactMul}/256`, maxErrVsF64: maxErr64, maxErrSequentialF32: maxSeqErr, maxAbsS: maxRef },
 });
 process.exit(0);
