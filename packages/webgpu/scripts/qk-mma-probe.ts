@@ -66,14 +66,23 @@ const device = await adapter.requestDevice({
 const MODE = process.argv[5] ?? 'v2';
 const SGW = Number(process.argv[6] ?? 4); // v2: subgroups per workgroup, each owning 16 query rows
 const BK = Number(process.argv[7] ?? 32); // v2: keys per block staged in workgroup memory (a multiple of 16)
-const codeV2 = `enable chromium_experimental_subgroup_matrix;
+// v2 and v3: bindings (the uniformity diagnostic off, so that each subgroup addresses its own rows) and the copy of
+// one key block's K slices into workgroup memory `kb` ([slice][key][d] as bytes), between barriers.
+const STAGED_HEADER = `enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium.subgroup_matrix_uniformity);
 @group(0) @binding(0) var<storage, read> QS: array<i32>;
 @group(0) @binding(1) var<storage, read> KS: array<vec4<i32>>;
 @group(0) @binding(2) var<storage, read> EQ: array<f32>;
 @group(0) @binding(3) var<storage, read> EK: array<f32>;
-@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
-// K slices of one key block: [slice][key][d] as bytes, read as i8 matrices (offsets in elements).
+@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;`;
+const STAGE_K = `    workgroupBarrier();
+    for (var e = t; e < ${(SL * BK * D) / 16}u; e += ${32 * SGW}u) {
+      let s = e / ${(BK * D) / 16}u; let w = e - s * ${(BK * D) / 16}u;
+      let v = KS[(s * ${N * D}u + n0 * ${D}u) / 16u + w];
+      kb[e * 4u] = v.x; kb[e * 4u + 1u] = v.y; kb[e * 4u + 2u] = v.z; kb[e * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();`;
+const codeV2 = `${STAGED_HEADER}
 var<workgroup> kb: array<i32, ${(SL * BK * D) / 4}>;
 // Each subgroup's four weight accumulators of 16 x ${BK} scores.
 var<workgroup> accs: array<i32, ${SGW * 4 * 16 * BK}>;
@@ -85,13 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var check = 0.0;
   let ab = sg * ${4 * 16 * BK}u;
   for (var n0 = 0u; n0 < ${N}u; n0 += ${BK}u) {
-    workgroupBarrier();
-    for (var e = t; e < ${(SL * BK * D) / 16}u; e += ${32 * SGW}u) {
-      let s = e / ${(BK * D) / 16}u; let w = e - s * ${(BK * D) / 16}u;
-      let v = KS[(s * ${N * D}u + n0 * ${D}u) / 16u + w];
-      kb[e * 4u] = v.x; kb[e * 4u + 1u] = v.y; kb[e * 4u + 2u] = v.z; kb[e * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
+${STAGE_K}
     ${Array.from({ length: BK / 16 }, (_, nb) => `{
       ${Array.from({ length: 4 }, (_, w) => `var c${w} = subgroup_matrix_result<i32, 16, 16>();`).join(' ')}
       ${Array.from({ length: SL * CH }, (_, x) => {
@@ -118,13 +121,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // time into registers (one 16 x BK result region per row block and subgroup instead of four).
 const RB = Number(process.argv[8] ?? 2);
 const PER = (RB * 16 * BK) / 32; // scores per lane
-const codeV3 = `enable chromium_experimental_subgroup_matrix;
-diagnostic(off, chromium.subgroup_matrix_uniformity);
-@group(0) @binding(0) var<storage, read> QS: array<i32>;
-@group(0) @binding(1) var<storage, read> KS: array<vec4<i32>>;
-@group(0) @binding(2) var<storage, read> EQ: array<f32>;
-@group(0) @binding(3) var<storage, read> EK: array<f32>;
-@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
+const codeV3 = `${STAGED_HEADER}
 var<workgroup> kb: array<i32, ${(SL * BK * D) / 4}>;
 var<workgroup> accs: array<i32, ${SGW * RB * 16 * BK}>;
 @compute @workgroup_size(${32 * SGW})
@@ -135,13 +132,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var check = 0.0;
   let ab = sg * ${RB * 16 * BK}u;
   for (var n0 = 0u; n0 < ${N}u; n0 += ${BK}u) {
-    workgroupBarrier();
-    for (var e = t; e < ${(SL * BK * D) / 16}u; e += ${32 * SGW}u) {
-      let s = e / ${(BK * D) / 16}u; let w = e - s * ${(BK * D) / 16}u;
-      let v = KS[(s * ${N * D}u + n0 * ${D}u) / 16u + w];
-      kb[e * 4u] = v.x; kb[e * 4u + 1u] = v.y; kb[e * 4u + 2u] = v.z; kb[e * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
+${STAGE_K}
     ${Array.from({ length: PER }, (_, x) => `var s${x} = 0.0;`).join(' ')}
     ${Array.from({ length: BK / 16 }, (_, nb) => `{
       ${Array.from({ length: RB * 4 }, (_, x) => `var c${Math.floor(x / 4)}_${x % 4} = subgroup_matrix_result<i32, 16, 16>();`).join(' ')}
