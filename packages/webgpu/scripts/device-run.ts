@@ -2,7 +2,9 @@
  * Everything the GPU machine runs for this package, in one process (bundle with esbuild, platform node, external
  * webgpu): conformance sweep over the flash-attn grid against the float64 oracle (computed in worker threads),
  * tile variants, and the forward / forward+backward benchmark. Writes JSON lines to $OUT (or stdout).
- * Usage: node device-run.js [conformance] [tiles] [bwdtiles] [bench]
+ * Usage: node device-run.js [conformance] [tiles] [bwdtiles] [bench] [savedstats]
+ * KERNELS=1: bench and bwdtiles time each kernel (a compute pass each) and report the medians per kernel.
+ * BWD_STATS=recompute: the backward gets a view of the LSE without the forward's saved row statistics.
  */
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { appendFileSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { createWebGPUBackend, type TileOverride, type WebGPUBackend } from '../s
 // Not exported by the package: the forward's timing-only ablations, reachable from this script alone.
 import { FORWARD_ABLATIONS, setForwardAblation, type ForwardAblation } from '../src/wgsl-forward.js';
 import { withF32AccumulatingNaive } from './f32-naive.js';
+import { WebGPUTensor } from '../src/device-tensor.js';
 
 const oracleF32Acc = withF32AccumulatingNaive(referenceOracle);
 
@@ -131,24 +134,30 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
   };
   const ops = b.device!;
   const e = await b.engine();
-  e.profile = true;
+  e.profile = process.env.KERNELS === '1' ? 'dispatch' : true;
+  // BWD_STATS=recompute: the same LSE buffer without the saved row statistics (the stats pass runs), for comparison.
+  const lseFor = (l: WebGPUTensor) => (process.env.BWD_STATS === 'recompute' ? new WebGPUTensor(l.buffer, 'f32', l.length, () => undefined) : l);
+  const kf: Record<string, number[]> = {}, kb: Record<string, number[]> = {};
+  const addK = (to: Record<string, number[]>) => e.lastKernelMs.forEach((k, i) => (to[`${i}:${k.name}`] ??= []).push(k.ms));
   const q = await ops.upload(rnd(n.q), spec.dtype), k = await ops.upload(rnd(n.k), spec.dtype), v = await ops.upload(rnd(n.v), spec.dtype);
   const dout = withBwd ? await ops.upload(rnd(n.out), spec.dtype) : undefined;
   const fw: number[] = [], bw: number[] = [], wall: number[] = [];
   try {
     await warmUp(async () => {
       const r = await ops.forwardDevice(p, q, k, v);
-      if (dout) { const g = await ops.backwardDevice(p, { q, k, v, out: r.out, dout, lse: r.lse! }); g.dq.dispose(); g.dk.dispose(); g.dv.dispose(); }
+      if (dout) { const g = await ops.backwardDevice(p, { q, k, v, out: r.out, dout, lse: lseFor(r.lse as WebGPUTensor) }); g.dq.dispose(); g.dk.dispose(); g.dv.dispose(); }
       r.out.dispose(); r.lse?.dispose();
     });
     for (let it = 0; it < iters + 1; it++) {
       const t0 = performance.now();
       const r = await ops.forwardDevice(p, q, k, v);
       const tf = e.lastGpuMs ?? NaN;
+      if (it > 0) addK(kf);
       let tb = 0;
       if (dout) {
-        const g = await ops.backwardDevice(p, { q, k, v, out: r.out, dout, lse: r.lse! });
+        const g = await ops.backwardDevice(p, { q, k, v, out: r.out, dout, lse: lseFor(r.lse as WebGPUTensor) });
         tb = e.lastGpuMs ?? NaN;
+        if (it > 0) addK(kb);
         g.dq.dispose(); g.dk.dispose(); g.dv.dispose();
       }
       const tw = performance.now() - t0;
@@ -160,8 +169,9 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
     e.profile = false;
   }
   const flops = forwardFlops(p);
+  const medK = (x: Record<string, number[]>) => (Object.keys(x).length ? Object.fromEntries(Object.entries(x).map(([n, a]) => [n, med(a)])) : undefined);
   return {
-    ...spec, batch: p.batch, heads: p.nheadsQ, fwdMs: med(fw), bwdMs: withBwd ? med(bw) : undefined, wallMs: med(wall), fwdAllMs: fw, bwdAllMs: withBwd ? bw : undefined,
+    ...spec, batch: p.batch, heads: p.nheadsQ, fwdKernelMs: medK(kf), bwdKernelMs: medK(kb), bwdStats: dout ? (process.env.BWD_STATS ?? 'saved') : undefined, fwdMs: med(fw), bwdMs: withBwd ? med(bw) : undefined, wallMs: med(wall), fwdAllMs: fw, bwdAllMs: withBwd ? bw : undefined,
     fwdTflops: flops / (med(fw) * 1e9), fwdBwdTflops: withBwd ? (3.5 * flops) / ((med(fw) + med(bw)) * 1e9) : undefined,
   };
 }
@@ -294,6 +304,50 @@ async function bwdTileSweep(deadline: number) {
   }
 }
 
+/**
+ * `savedstats`: f32 backward on the forward's own LSE tensor (saved row statistics, no stats pass) against the same
+ * backward on a view of the LSE without them (stats pass), over masks, GQA, softcap, varlen and head dims: the
+ * gradients should agree bit for bit (the stats pass recomputes exactly what the forward saved).
+ */
+async function savedStatsCheck(b: WebGPUBackend) {
+  const ops = b.device!;
+  const e = await b.engine();
+  const specs: CaseSpec[] = [
+    { batch: 2, seqlenQ: 1000, seqlenK: 1000, nheadsQ: 4, nheadsKV: 4, headDim: 64, dtype: 'f32', backward: true },
+    { batch: 1, seqlenQ: 2048, seqlenK: 2048, nheadsQ: 8, nheadsKV: 2, headDim: 128, dtype: 'f32', causal: true, backward: true },
+    { batch: 3, seqlenQ: 300, seqlenK: 517, nheadsQ: 6, nheadsKV: 3, headDim: 96, dtype: 'f32', window: [64, 7], softcap: 30, varlen: true, backward: true },
+    { batch: 1, seqlenQ: 257, seqlenK: 129, nheadsQ: 2, nheadsKV: 1, headDim: 256, dtype: 'f32', causal: true, backward: true },
+    { batch: 2, seqlenQ: 777, seqlenK: 901, nheadsQ: 4, nheadsKV: 1, headDim: 80, headDimV: 48, dtype: 'f32', backward: true },
+  ];
+  for (const spec of specs) {
+    try {
+      const c = generateCase(spec);
+      const p = makeProblem({ ...spec, returnLse: true, cuSeqlensQ: c.problem.cuSeqlensQ, cuSeqlensK: c.problem.cuSeqlensK });
+      const up = (x: unknown) => ops.upload(x as Float32Array, 'f32');
+      const [q, k, v, dout] = [await up(c.q), await up(c.k), await up(c.v), await up(c.dout)];
+      const r = await ops.forwardDevice(p, q, k, v);
+      const run = async (lse: WebGPUTensor) => {
+        const g = await ops.backwardDevice(p, { q, k, v, out: r.out, dout, lse });
+        const kernels = e.lastKernels;
+        const h = [await ops.download(g.dq), await ops.download(g.dk), await ops.download(g.dv)] as Float32Array[];
+        for (const x of [g.dq, g.dk, g.dv]) x.dispose();
+        return { kernels, h };
+      };
+      const l = r.lse as WebGPUTensor;
+      const a = await run(l), z = await run(new WebGPUTensor(l.buffer, 'f32', l.length, () => undefined));
+      const diff = a.h.map((x, i) => {
+        let n = 0, mx = 0, nan = 0;
+        for (let j = 0; j < x.length; j++) { const y = z.h[i]![j]!; if (!Number.isFinite(x[j]!)) nan++; if (!Object.is(x[j], y)) { n++; mx = Math.max(mx, Math.abs(x[j]! - y)); } }
+        return { differing: n, maxAbs: mx, nonFinite: nan, of: x.length };
+      });
+      out('savedstats.jsonl', { case: caseLabel(spec), saved: a.kernels, recompute: z.kernels, dq: diff[0], dk: diff[1], dv: diff[2] });
+      for (const t of [q, k, v, dout, r.out, r.lse!]) t.dispose();
+    } catch (err) {
+      out('savedstats.jsonl', { case: caseLabel(spec), error: String(err) });
+    }
+  }
+}
+
 async function main() {
   const modes = process.argv.slice(2);
   const budgetS = Number(process.env.BUDGET_S ?? 400);
@@ -318,6 +372,7 @@ async function main() {
       try { out('bench.jsonl', await timeIt(b, { s, d, causal: false, dtype: 'f16' }, 3, true)); } catch (e) { out('bench.jsonl', { d, s, error: String(e) }); }
     }
   }
+  if (modes.includes('savedstats')) await savedStatsCheck(b);
   if (modes.includes('conformance')) await conformance(b, t0 + budgetS * 1000);
   await b.dispose();
   process.exit(0);

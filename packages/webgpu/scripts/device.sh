@@ -6,9 +6,11 @@
 #   sweep          forward tiles, code candidates and timing-only ablations at seqlen 4096, d64/d128 (+ d128 causal),
 #                  f32 (GPU timestamps; TILE_VARIANTS=JSON replaces the list; stops starting variants after SWEEP_S - 15 s)
 #   bwdsweep       backward tile variants: forward+backward f32 at seqlen 4096, d64/d128 (BWD_VARIANTS=JSON)
-#   gpubench       forward+backward f32, d64/d128, causal and not, seqlens 1k-16k (GPU timestamps)
+#   gpubench       forward+backward f32, d64/d128, causal and not, seqlens 1k-16k (GPU timestamps; KERNELS=1: per kernel,
+#                  gpubench:recompute: without the forward's saved row statistics)
 #   oldbench       the same with out/device/webgpu/run-old.js when present (a bundle of the previous kernels)
 #   grid:S:W       the CLI's full conformance grid through scripts/device/run.sh (W workers, none started after S s)
+#   savedstats     f32 backward with the forward's saved row statistics against the stats pass: gradients bit for bit
 #   probe          what one call's pieces cost alone (scripts/overhead-probe.ts: completion wait, error scopes, buffer allocation)
 #   torch          PyTorch f32 SDPA (memory-efficient) on the same shapes (scripts/torch-sdpa-f32.py), the yardstick
 #   bench          `flashattn bench --backends webgpu`, f32, d64/d128, seqlens 1k-16k, causal and not (wall time)
@@ -30,8 +32,9 @@ for step in "$@"; do
   case $step in
     sweep) S=${SWEEP_S:-125}; OUT=$W TILES_S=$((S - 15)) timeout $S node $D/webgpu/run.js tiles 2>&1 | quiet > $W/sweep.log ;;
     bwdsweep) OUT=$W timeout ${BWDSWEEP_S:-110} node $D/webgpu/run.js bwdtiles 2>&1 | quiet > $W/bwdsweep.log ;;
-    gpubench) OUT=$W BENCH_F16=0 BENCH_SEQS=${GPU_SEQS:-$SEQS} BENCH_S=${GPUBENCH_S:-80} timeout $((${GPUBENCH_S:-80} + 20)) node $D/webgpu/run.js bench 2>&1 | quiet > $W/gpubench.log ;;
+    gpubench|gpubench:*) BWD_STATS=${step#gpubench}; BWD_STATS=${BWD_STATS#:} OUT=$W BENCH_F16=0 BENCH_SEQS=${GPU_SEQS:-$SEQS} BENCH_S=${GPUBENCH_S:-80} timeout $((${GPUBENCH_S:-80} + 20)) node $D/webgpu/run.js bench 2>&1 | quiet > $W/$step.log ;;
     oldbench) [ -f $D/webgpu/run-old.js ] && OUT=$W/old BENCH_SEQS=${GPU_SEQS:-$SEQS} BENCH_S=${OLDBENCH_S:-60} timeout 80 node $D/webgpu/run-old.js bench 2>&1 | quiet > $W/oldbench.log ;;
+    savedstats) OUT=$W timeout ${SAVED_S:-120} node $D/webgpu/run.js savedstats 2>&1 | quiet > $W/savedstats.log ;;
     probe) timeout 120 node $D/webgpu/probe.js > $W/probe.jsonl 2> $W/probe.err ;;
     torch) timeout ${TORCH_S:-60} python3 $D/webgpu/torch-sdpa-f32.py ${TORCH_SEQS:-1024,4096,16384} > $W/torch.jsonl 2> $W/torch.err ;;
     grid:*) IFS=: read -r _ dl wk <<<"$step"; bash $D/run.sh webgpu "$dl" "$wk" > $W/grid.log 2>&1 ;;

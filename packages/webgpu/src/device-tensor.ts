@@ -6,16 +6,34 @@ const finalizer = new FinalizationRegistry<GPUBuffer>((b) => {
   try { b.destroy(); } catch { /* device already gone */ }
 });
 
+/**
+ * Each row's max (log2 units) and 1/sum as the forward computed them (f32 only), kept beside the LSE tensor that
+ * forward returned: the backward then skips its stats pass, which would recompute exactly these values. `key` names
+ * the forward kernel (tiles and options) that wrote them; the backward uses them only where its own stats kernel
+ * would be that same kernel.
+ */
+export interface RowStats {
+  readonly buffer: GPUBuffer;
+  readonly key: string;
+}
+
 /** A tensor resident in a GPUBuffer: f32 as floats, f16/bf16 packed two to a u32 word. */
 export class WebGPUTensor implements DeviceTensor {
   readonly backend = BACKEND;
   #buffer: GPUBuffer | null;
+  #rowStats: RowStats | undefined;
   /** Where dispose() returns the buffer (the engine's pool); destroyed when absent. */
   readonly #release?: (b: GPUBuffer) => void;
-  constructor(buffer: GPUBuffer, readonly dtype: DType | 'f32', readonly length: number, release?: (b: GPUBuffer) => void) {
+  constructor(buffer: GPUBuffer, readonly dtype: DType | 'f32', readonly length: number, release?: (b: GPUBuffer) => void, rowStats?: RowStats) {
     this.#buffer = buffer;
     this.#release = release;
+    this.#rowStats = rowStats;
     finalizer.register(this, buffer, this);
+    if (rowStats) finalizer.register(this, rowStats.buffer, this);
+  }
+  /** The forward's row statistics (an LSE tensor from an f32 forward), while the tensor is alive. */
+  get rowStats(): RowStats | undefined {
+    return this.#buffer ? this.#rowStats : undefined;
   }
   get disposed(): boolean {
     return this.#buffer === null;
@@ -27,9 +45,12 @@ export class WebGPUTensor implements DeviceTensor {
   dispose(): void {
     if (!this.#buffer) return;
     finalizer.unregister(this);
-    if (this.#release) this.#release(this.#buffer);
-    else this.#buffer.destroy();
+    for (const b of this.#rowStats ? [this.#buffer, this.#rowStats.buffer] : [this.#buffer]) {
+      if (this.#release) this.#release(b);
+      else b.destroy();
+    }
     this.#buffer = null;
+    this.#rowStats = undefined;
   }
 }
 

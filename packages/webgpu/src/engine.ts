@@ -1,6 +1,6 @@
 import { DeviceError, DeviceOutOfMemoryError, lseLayout, tensorSizes, type DType, type HostArray, type Problem } from '@flashattn/core';
 import { bindRange, bufferBytes, planChunks, wordChunks, type Chunk, type RowTensor } from './binding-split.js';
-import { WebGPUTensor } from './device-tensor.js';
+import { WebGPUTensor, type RowStats } from './device-tensor.js';
 import { BufferPool } from './buffer-pool.js';
 import { BACKEND, queueDone, scoped, type GpuContext } from './gpu-context.js';
 import { Recorder, USAGE, type Binding } from './recorder.js';
@@ -17,12 +17,25 @@ const bpe = (dt: DType | 'f32') => (dt === 'f32' ? 4 : 2);
 interface ForwardPlan { tiles: ForwardTiles; subgroups: boolean; chunks: Chunk[] }
 interface BackwardPlan { dkv: BackwardTiles; dq: BackwardTiles; stats: ForwardPlan; chunks: Chunk[] }
 
+/**
+ * What a forward's saved row statistics depend on: the stats kernel (tiles, options, subgroups) and every problem
+ * field that changes a row's scores or which keys it sees. The backward takes them only under an equal key.
+ */
+function statsKey(p: Problem, plan: ForwardPlan): string {
+  const { headDim, headDimV, nheadsQ, nheadsKV, scale, window, softcap, batch } = p;
+  return JSON.stringify([plan.tiles, plan.subgroups, headDim, headDimV, nheadsQ, nheadsKV, scale, window, softcap, batch, [...p.cuSeqlensQ], [...p.cuSeqlensK]]);
+}
+
 /** Kernels, pipelines and the recording of forward/backward on one device. */
 export class Engine {
   readonly #pipelines = new Map<string, GPUComputePipeline>();
   /** GPU time of the last call's attention kernels (timestamp queries), when profiling. */
   lastGpuMs: number | undefined;
-  profile = false;
+  /** GPU time per kernel of the last call, when profiling per dispatch (`profile = 'dispatch'`). */
+  lastKernelMs: { name: string; ms: number }[] = [];
+  /** The attention kernels the last call dispatched, by pipeline name (e.g. ['rowstats', 'dkv', 'dq']). */
+  lastKernels: string[] = [];
+  profile: boolean | 'dispatch' = false;
   #serial: Promise<unknown> = Promise.resolve();
   /** Buffers of finished calls and disposed tensors, kept for reuse (the backend's poolMB; 0 bytes = off). */
   readonly pool: BufferPool;
@@ -221,14 +234,18 @@ export class Engine {
         const dt = p.dtype;
         const out = this.#buffer(bufferBytes(n.out, bpe(dt)), 'out', track);
         const lse = this.#buffer(bufferBytes(n.lse, 4), 'lse', track);
+        // f32 with the LSE returned: keep each row's (max, 1/sum) for a backward (RowStats), 8 bytes per row.
+        const saveStats = dt === 'f32' && p.returnLse;
+        const rowStats = saveStats ? this.#buffer(bufferBytes(2 * n.lse, 4), 'row stats (saved)', track) : undefined;
         const acc = dt === 'f32' ? out : this.#buffer(bufferBytes(2 * Math.ceil(n.out / 2), 4), 'out f32', track);
         const cu = this.#cuBuffer(p, track);
         const rec = new Recorder(this.ctx);
         this.#fill(rec, out, POISON[dt]);
         this.#fill(rec, lse, POISON.f32);
         if (acc !== out) this.#fill(rec, acc, POISON.f32);
+        if (rowStats) this.#fill(rec, rowStats, POISON.f32);
         const { tiles, subgroups } = plan;
-        const shape = { dtype: dt, d: p.headDim, dv: p.headDimV, softcap: p.softcap > 0, subgroups };
+        const shape = { dtype: dt, d: p.headDim, dv: p.headDimV, softcap: p.softcap > 0, subgroups, ...(saveStats ? { saveStats } : {}) };
         const key = `fwd|${JSON.stringify(shape)}|${JSON.stringify(tiles)}`;
         const pl = this.#pipeline(key, () => forwardWGSL(shape, tiles));
         const [tq, tk, tv, to] = this.#rowTensors(p, ['q', 'k', 'v', dt === 'f32' ? 'o' : 'oacc']) as [RowTensor, RowTensor, RowTensor, RowTensor];
@@ -245,15 +262,19 @@ export class Engine {
             { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size },
             { binding: 6, buffer: acc, offset: ro.offset, size: ro.size },
             { binding: 7, buffer: lse },
+            ...(rowStats ? [{ binding: 8, buffer: rowStats }] : []),
           ], [Math.ceil(p.seqlenQ / tiles.bm), p.nheadsQ, c.b1 - c.b0]);
         }
         if (dt !== 'f32') this.#pack(rec, dt, acc, out, n.out);
         this.lastGpuMs = await rec.run(this.profile);
+        this.lastKernelMs = rec.kernelMs;
+        this.lastKernels = rec.kernels;
         keep.add(out).add(lse);
-        return { out, lse };
-      }).then(({ out, lse }) => {
+        if (rowStats) keep.add(rowStats);
+        return { out, lse, rowStats: rowStats && { buffer: rowStats, key: statsKey(p, plan) } };
+      }).then(({ out, lse, rowStats }: { out: GPUBuffer; lse: GPUBuffer; rowStats?: RowStats }) => {
         ok = true;
-        return { out: new WebGPUTensor(out, p.dtype, tensorSizes(p).out, this.release), lse: new WebGPUTensor(lse, 'f32', tensorSizes(p).lse, this.release) };
+        return { out: new WebGPUTensor(out, p.dtype, tensorSizes(p).out, this.release), lse: new WebGPUTensor(lse, 'f32', tensorSizes(p).lse, this.release, rowStats) };
       }).finally(() => {
         // A failed call's buffers may be invalid (e.g. out of memory): destroyed, never pooled.
         for (const b of track) if (!ok) b.destroy(); else if (!keep.has(b)) this.pool.release(b);
@@ -288,11 +309,15 @@ export class Engine {
         const cu = this.#cuBuffer(p, track);
         // fmaScores: the backward recomputes S exactly as the forward (and its stats pass) computed it.
         const shape = { dtype: dt, d: p.headDim, dv: p.headDimV, softcap: p.softcap > 0, fmaScores: !!plan.stats.tiles.fma };
-        const plRs = this.#pipeline(`rowstats|${JSON.stringify(shape)}`, () => rowStatsWGSL(shape));
+        // f32: the LSE tensor of a forward with these very stats kernel and problem carries the rows' (max, 1/sum):
+        // the stats pass below would recompute them bit for bit, so it is skipped.
+        const saved = dt === 'f32' && t.lse.rowStats?.key === statsKey(p, plan.stats) ? t.lse.rowStats : undefined;
+        const rsShape = saved ? { ...shape, savedStats: true } : shape;
+        const plRs = this.#pipeline(`rowstats|${JSON.stringify(rsShape)}`, () => rowStatsWGSL(rsShape));
         const plKv = this.#pipeline(`dkv|${JSON.stringify(shape)}|${JSON.stringify(plan.dkv)}`, () => dkvWGSL(shape, plan.dkv));
         // f32: recompute each row's max and sum (a forward without V) rather than trust the f32-rounded LSE, whose
         // rounding alone would exceed the criterion's bound, which a naive f32 computation makes tight.
-        const recompute = dt === 'f32';
+        const recompute = dt === 'f32' && !saved;
         const sshape = { ...shape, subgroups: plan.stats.subgroups };
         const plSt = recompute ? this.#pipeline(`stats|${JSON.stringify(sshape)}|${JSON.stringify(plan.stats.tiles)}`, () => forwardWGSL(sshape, plan.stats.tiles, true)) : undefined;
         const plQ = this.#pipeline(`dq|${JSON.stringify(shape)}|${JSON.stringify(plan.dq)}`, () => dqWGSL(shape, plan.dq));
@@ -315,7 +340,7 @@ export class Engine {
             { binding: 1, buffer: cu },
             { binding: 3, buffer: t.out.buffer, offset: ro.offset, size: ro.size },
             { binding: 4, buffer: t.dout.buffer, offset: rdo.offset, size: rdo.size },
-            { binding: 5, buffer: t.lse.buffer },
+            saved ? { binding: 7, buffer: saved.buffer } : { binding: 5, buffer: t.lse.buffer },
             { binding: 6, buffer: rs },
           ], [Math.ceil(p.seqlenQ / 64), p.nheadsQ, nb]);
           if (plSt) rec.add('main', plSt, prm, [{ binding: 1, buffer: cu }, bq, bk, { binding: 7, buffer: rs }], [Math.ceil(p.seqlenQ / plan.stats.tiles.bm), p.nheadsQ, nb]);
@@ -331,6 +356,8 @@ export class Engine {
         }
         if (dt !== 'f32') for (const x of [dq, dk, dv]) this.#pack(rec, dt, x.acc, x.fin, x.elems);
         this.lastGpuMs = await rec.run(this.profile);
+        this.lastKernelMs = rec.kernelMs;
+        this.lastKernels = rec.kernels;
         keep.add(dq.fin).add(dk.fin).add(dv.fin);
         return { dq: dq.fin, dk: dk.fin, dv: dv.fin };
       }).then((g) => {

@@ -33,8 +33,16 @@ export class Recorder {
     this.#list.push({ phase, pipeline, params, bindings, groups });
   }
 
-  /** Submit and wait; with `timestamps`, returns the GPU time of the main pass in ms. */
-  async run(timestamps: boolean): Promise<number | undefined> {
+  /**
+   * GPU time of each main dispatch of the last `run('dispatch')`, labelled by its pipeline's name (the label up to
+   * the first '|'): each then runs in a compute pass of its own, between two timestamps.
+   */
+  kernelMs: { name: string; ms: number }[] = [];
+  /** The pipeline names of the main dispatches, in order (set by `run`). */
+  kernels: string[] = [];
+
+  /** Submit and wait; with `timestamps`, returns the GPU time of the main pass in ms ('dispatch': the sum over its dispatches). */
+  async run(timestamps: boolean | 'dispatch'): Promise<number | undefined> {
     const d = this.ctx.device;
     if (this.#list.length === 0) return undefined;
     const stride = Math.max(PARAM_BYTES, this.ctx.limits.minUniformBufferOffsetAlignment);
@@ -46,32 +54,40 @@ export class Recorder {
     let resolve: GPUBuffer | undefined;
     let readback: GPUBuffer | undefined;
     const useTs = timestamps && this.ctx.timestamps;
+    const perDispatch = useTs && timestamps === 'dispatch';
+    const mains = this.#list.filter((x) => x.phase === 'main');
+    this.kernels = mains.map((x) => x.pipeline.label.split('|')[0]!);
+    const nq = perDispatch ? 2 * mains.length : 2;
     if (useTs) {
-      qs = d.createQuerySet({ type: 'timestamp', count: 2 });
-      resolve = d.createBuffer({ size: 16, usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC });
-      readback = d.createBuffer({ size: 16, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+      qs = d.createQuerySet({ type: 'timestamp', count: nq });
+      resolve = d.createBuffer({ size: 8 * nq, usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC });
+      readback = d.createBuffer({ size: 8 * nq, usage: USAGE.MAP_READ | USAGE.COPY_DST });
     }
     try {
       const enc = d.createCommandEncoder();
+      let m = 0;
       for (const phase of ['pre', 'main', 'post'] as const) {
         const items = this.#list.map((x, i) => [x, i] as const).filter(([x]) => x.phase === phase);
         if (items.length === 0) continue;
-        const pass = enc.beginComputePass(
-          phase === 'main' && qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
-        );
+        const ts = (a: number): GPUComputePassDescriptor => (qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: a, endOfPassWriteIndex: a + 1 } } : {});
+        const each = phase === 'main' && perDispatch;
+        let pass = each ? undefined : enc.beginComputePass(phase === 'main' ? ts(0) : {});
         for (const [x, i] of items) {
+          if (each) pass = enc.beginComputePass(ts(2 * m++));
+          if (!pass) continue;
           const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms, offset: i * stride, size: PARAM_BYTES } }];
           for (const b of x.bindings) entries.push({ binding: b.binding, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size ?? b.buffer.size - (b.offset ?? 0) } });
           const bg = d.createBindGroup({ layout: x.pipeline.getBindGroupLayout(0), entries });
           pass.setPipeline(x.pipeline);
           pass.setBindGroup(0, bg);
           pass.dispatchWorkgroups(x.groups[0], x.groups[1], x.groups[2]);
+          if (each) pass.end();
         }
-        pass.end();
+        if (!each) pass?.end();
       }
       if (qs && resolve && readback) {
-        enc.resolveQuerySet(qs, 0, 2, resolve, 0);
-        enc.copyBufferToBuffer(resolve, 0, readback, 0, 16);
+        enc.resolveQuerySet(qs, 0, nq, resolve, 0);
+        enc.copyBufferToBuffer(resolve, 0, readback, 0, 8 * nq);
       }
       d.queue.submit([enc.finish()]);
       await queueDone(this.ctx);
@@ -79,7 +95,10 @@ export class Recorder {
         await readback.mapAsync(1);
         const t = new BigUint64Array(readback.getMappedRange().slice(0));
         readback.unmap();
-        return Number(t[1]! - t[0]!) / 1e6;
+        const ms = (a: number) => Number(t[a + 1]! - t[a]!) / 1e6;
+        if (!perDispatch) return ms(0);
+        this.kernelMs = this.kernels.map((name, j) => ({ name, ms: ms(2 * j) }));
+        return this.kernelMs.reduce((a, k) => a + k.ms, 0);
       }
       return undefined;
     } finally {

@@ -20,7 +20,12 @@ export interface TileOverride {
   dkv?: [number, number, number, number, boolean, (boolean | number)?, number?];
   /** [bm, bn, tm, tn, separateKV, prefetch of the next K/V tile (default: on)] */
   dq?: [number, number, number, number, boolean, (boolean | number)?];
+  /** Backward code options, applied to whichever tiles are chosen: loop unrolling of the dK/dV and of the dQ kernel. */
+  bwdOpts?: { dkvUnroll?: boolean | number; dqUnroll?: boolean | number };
 }
+
+const unrollOpt = (u: unknown): { unroll?: boolean | number } =>
+  u === true || (typeof u === 'number' && Number.isInteger(u) && u > 1 && u <= 64) ? { unroll: u } : {};
 
 const SIZES = [64, 32, 16, 8];
 const MICRO = [8, 4, 2, 1];
@@ -149,7 +154,8 @@ export function chooseDkvTiles(d: number, dv: number, lim: TileLimits, ov?: Tile
   let t: BackwardTiles | null = null;
   if (ov?.dkv) t = one(ov.dkv, true);
   for (const cand of PREFERRED_DKV.find((x) => Math.max(d, dv) <= x.maxD)?.tiles ?? []) t ??= one(cand, true);
-  return t ?? one(undefined, false);
+  t ??= one(undefined, false);
+  return t && { ...t, ...unrollOpt(ov?.bwdOpts?.dkvUnroll) };
 }
 
 export function chooseDqTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): BackwardTiles | null {
@@ -164,5 +170,6 @@ export function chooseDqTiles(d: number, dv: number, lim: TileLimits, ov?: TileO
   let t: BackwardTiles | null = null;
   if (ov?.dq) t = one(ov.dq, true);
   for (const cand of PREFERRED_DQ.find((x) => Math.max(d, dv) <= x.maxD)?.tiles ?? []) t ??= one(cand, true);
-  return t ?? one(undefined, false);
+  t ??= one(undefined, false);
+  return t && { ...t, ...unrollOpt(ov?.bwdOpts?.dqUnroll) };
 }

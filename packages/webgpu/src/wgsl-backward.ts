@@ -1,5 +1,5 @@
 import type { DType } from '@flashattn/core';
-import { UNI_LOAD, queryTilePrologue, exp2Fn, loaders, loadTile, oddStride, paramStruct, prefetchTile, prefetchVars, rep, scoreFns, storePrefetched, storer, storageType, windowCode } from './wgsl-common.js';
+import { UNI_LOAD, ix, loopN, queryTilePrologue, exp2Fn, loaders, loadTile, oddStride, paramStruct, prefetchTile, prefetchVars, rep, scoreFns, storePrefetched, storer, storageType, windowCode } from './wgsl-common.js';
 
 /**
  * Backward tiles. dK/dV kernel: a workgroup owns BN keys, streams BM-query tiles (TN keys x TM queries per thread).
@@ -19,6 +19,8 @@ export interface BackwardTiles {
   readonly prefetch?: number;
   /** dK/dV only: keys per thread in the dK/dV accumulation, whose thread layout is independent of the scores'. */
   readonly rk?: number;
+  /** Unroll the head-dim loops (S, dP) and the dK/dV (dQ) sums: true = fully, n = n steps per iteration (loopN). */
+  readonly unroll?: boolean | number;
 }
 
 export interface BackwardShape {
@@ -31,6 +33,8 @@ export interface BackwardShape {
    * row statistics (f32: the stats pass) were, or its rows no longer sum to 1 (measured: dQ error ratios up 20-50%).
    */
   readonly fmaScores?: boolean;
+  /** Row stats kernel only: take each row's (max, 1/sum) from the forward's saved statistics (binding 7). */
+  readonly savedStats?: boolean;
 }
 
 const LOG2E = '1.4426950408889634';
@@ -48,7 +52,7 @@ export function rowStatsWGSL(s: BackwardShape): string {
 @group(0) @binding(1) var<storage, read> cu: array<u32>;
 @group(0) @binding(3) var<storage, read> Ob: ${storageType(s.dtype, vecDV)};
 @group(0) @binding(4) var<storage, read> dOb: ${storageType(s.dtype, vecDV)};
-@group(0) @binding(5) var<storage, read> Lb: array<f32>;
+${s.savedStats ? '@group(0) @binding(7) var<storage, read> Sv: array<vec2<f32>>;' : '@group(0) @binding(5) var<storage, read> Lb: array<f32>;'}
 @group(0) @binding(6) var<storage, read_write> RS: array<vec4<f32>>;
 ${loaders('o', 'Ob', s.dtype, s.dv, vecDV)}${loaders('do', 'dOb', s.dtype, s.dv, vecDV)}${FDOT}
 @compute @workgroup_size(64)
@@ -64,8 +68,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var c = 0u; c < ${dv4}u; c++) {
     acc += dot(ld4_o(bo + c * 4u + P.oShift, c), ld4_do(bo + c * 4u + P.doShift, c));
   }
-  let lse = Lb[b * P.lseBatchStride + h * P.lseHeadStride + select(0u, cu[b], P.lseVarlen == 1u) + i];
-  RS[(cu[b] + i) * P.hq + h] = vec4<f32>(lse * ${LOG2E}, 1.0, acc, 0.0);
+  let li = b * P.lseBatchStride + h * P.lseHeadStride + select(0u, cu[b], P.lseVarlen == 1u) + i;
+  ${s.savedStats ? `let sv = Sv[li];
+  RS[(cu[b] + i) * P.hq + h] = vec4<f32>(sv.x, sv.y, acc, 0.0);` : `RS[(cu[b] + i) * P.hq + h] = vec4<f32>(Lb[li] * ${LOG2E}, 1.0, acc, 0.0);`}
 }
 `;
 }
@@ -169,11 +174,9 @@ export function dkvWGSL(s: BackwardShape, t: BackwardTiles): string {
   const accum = (acc: string, tile: string, src: string, stride: number, oc: number, w4: number) => {
     const a = blocked ? `t${acc}` : acc;
     return `${blocked ? rep(rk, (i) => rep(oc, (c) => `var t${acc}${i}_${c} = vec4<f32>(0.0);`, ' '), ' ') : ''}
-    for (var q4 = 0u; q4 < ${bm / 4}u; q4++) {
-      ${rep(rk, (i) => `let pp${i} = ${tile}[rr${i} * ${ps4}u + q4];`, ' ')}
-      ${rep(4, (jj) => `{ ${rep(oc, (c) => `let w${c} = ${src}[(q4 * 4u + ${jj}u) * ${stride}u + ${col(c, oc, w4)}];`, ' ')}
-      ${rep(rk * oc, (x) => { const i = Math.floor(x / oc); const c = x % oc; return `${a}${i}_${c} = fma(vec4<f32>(pp${i}.${COMP[jj]}), w${c}, ${a}${i}_${c});`; }, ' ')} }`, '\n      ')}
-    }
+    ${loopN('q4', bm / 4, t.unroll, (q4) => `${rep(rk, (i) => `let pp${i} = ${tile}[rr${i} * ${ps4}u + ${ix(q4)}];`, ' ')}
+      ${rep(4, (jj) => `{ ${rep(oc, (c) => `let w${c} = ${src}[${typeof q4 === 'number' ? `${(q4 * 4 + jj) * stride}u` : `(${ix(q4)} * 4u + ${jj}u) * ${stride}u`} + ${col(c, oc, w4)}];`, ' ')}
+      ${rep(rk * oc, (x) => { const i = Math.floor(x / oc); const c = x % oc; return `${a}${i}_${c} = fma(vec4<f32>(pp${i}.${COMP[jj]}), w${c}, ${a}${i}_${c});`; }, ' ')} }`, '\n      ')}`)}
     ${blocked ? rep(rk, (i) => rep(oc, (c) => `${acc}${i}_${c} += t${acc}${i}_${c};`, ' '), ' ') : ''}`;
   };
   return `${paramStruct()}
@@ -245,19 +248,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }` : ''}
     ${rep(tm, (j) => `let c${j} = tx + ${g * j}u; let gq${j} = i32(i0 + c${j}); let st${j} = rs[c${j}];\n    ${windowCode(`lo${j}`, `hi${j}`, `gq${j}`)}`, '\n    ')}
     ${rep(tn * tm, (x) => `var s${Math.floor(x / tm)}_${x % tm} = 0.0;`, ' ')}
-    for (var k = 0u; k < ${d4}u; k++) {
-      ${rep(tn, (i) => `let a${i} = ks[r${i} * ${sk}u + k];`, ' ')}
-      ${rep(tm, (j) => `let q${j} = qs[c${j} * ${sq}u + k];`, ' ')}
-      ${rep(tn * tm, (x) => `${sdot(`s${Math.floor(x / tm)}_${x % tm}`, `a${Math.floor(x / tm)}`, `q${x % tm}`)}`, ' ')}
-    }
+    ${loopN('k', d4, t.unroll, (k) => `${rep(tn, (i) => `let a${i} = ks[r${i} * ${sk}u + ${ix(k)}];`, ' ')}
+      ${rep(tm, (j) => `let q${j} = qs[c${j} * ${sq}u + ${ix(k)}];`, ' ')}
+      ${rep(tn * tm, (x) => `${sdot(`s${Math.floor(x / tm)}_${x % tm}`, `a${Math.floor(x / tm)}`, `q${x % tm}`)}`, ' ')}`)}
     ${rep(tn * tm, (x) => { const i = Math.floor(x / tm); const j = x % tm; return `let p${i}_${j} = select(0.0, exp2x(score2(s${i}_${j}) - st${j}.x) * st${j}.y, kj${i} >= lo${j} && kj${i} < hi${j});`; }, '\n    ')}
     ${t.separateKV ? '' : `workgroupBarrier();\n    ${kvRegs ? storeVr : loadV}\n    workgroupBarrier();`}
     ${rep(tn * tm, (x) => `var dp${Math.floor(x / tm)}_${x % tm} = 0.0;`, ' ')}
-    for (var k = 0u; k < ${dv4}u; k++) {
-      ${rep(tn, (i) => `let a${i} = ${vbuf}[r${i} * ${sv}u + k];`, ' ')}
-      ${rep(tm, (j) => `let q${j} = dos[c${j} * ${so}u + k];`, ' ')}
-      ${rep(tn * tm, (x) => `dp${Math.floor(x / tm)}_${x % tm} += dot(a${Math.floor(x / tm)}, q${x % tm});`, ' ')}
-    }
+    ${loopN('k', dv4, t.unroll, (k) => `${rep(tn, (i) => `let a${i} = ${vbuf}[r${i} * ${sv}u + ${ix(k)}];`, ' ')}
+      ${rep(tm, (j) => `let q${j} = dos[c${j} * ${so}u + ${ix(k)}];`, ' ')}
+      ${rep(tn * tm, (x) => `dp${Math.floor(x / tm)}_${x % tm} += dot(a${Math.floor(x / tm)}, q${x % tm});`, ' ')}`)}
     ${rep(tn * tm, (x) => { const i = Math.floor(x / tm); const j = x % tm; return `{ let pi = r${i} * ${ps}u + c${j}; pts[pi >> 2u][pi & 3u] = p${i}_${j}; dsts[pi >> 2u][pi & 3u] = p${i}_${j} * (dp${i}_${j} - st${j}.z)${captDeriv(s.softcap, `s${i}_${j}`)}; }`; }, '\n    ')}
     workgroupBarrier();
     ${accum('dv', 'pts', 'dos', so, ocv, dv4)}
@@ -380,25 +379,19 @@ ${queryTilePrologue(bm)}
     ${first}
     ${rep(tn, (j) => `let c${j} = tx + ${g * j}u; let kj${j} = j0 + i32(c${j});`, ' ')}
     ${rep(tm * tn, (x) => `var dp${Math.floor(x / tn)}_${x % tn} = 0.0;`, ' ')}
-    for (var k = 0u; k < ${dv4}u; k++) {
-      ${rep(tm, (i) => `let a${i} = dos[r${i} * ${so}u + k];`, ' ')}
-      ${rep(tn, (j) => `let w${j} = ${vbuf}[c${j} * ${sv}u + k];`, ' ')}
-      ${rep(tm * tn, (x) => `dp${Math.floor(x / tn)}_${x % tn} += dot(a${Math.floor(x / tn)}, w${x % tn});`, ' ')}
-    }
+    ${loopN('k', dv4, t.unroll, (k) => `${rep(tm, (i) => `let a${i} = dos[r${i} * ${so}u + ${ix(k)}];`, ' ')}
+      ${rep(tn, (j) => `let w${j} = ${vbuf}[c${j} * ${sv}u + ${ix(k)}];`, ' ')}
+      ${rep(tm * tn, (x) => `dp${Math.floor(x / tn)}_${x % tn} += dot(a${Math.floor(x / tn)}, w${x % tn});`, ' ')}`)}
     ${second}
     ${rep(tm * tn, (x) => `var s${Math.floor(x / tn)}_${x % tn} = 0.0;`, ' ')}
-    for (var k = 0u; k < ${d4}u; k++) {
-      ${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + k];`, ' ')}
-      ${rep(tn, (j) => `let w${j} = ks[c${j} * ${sk}u + k];`, ' ')}
-      ${rep(tm * tn, (x) => `${sdot(`s${Math.floor(x / tn)}_${x % tn}`, `a${Math.floor(x / tn)}`, `w${x % tn}`)}`, ' ')}
-    }
+    ${loopN('k', d4, t.unroll, (k) => `${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + ${ix(k)}];`, ' ')}
+      ${rep(tn, (j) => `let w${j} = ks[c${j} * ${sk}u + ${ix(k)}];`, ' ')}
+      ${rep(tm * tn, (x) => `${sdot(`s${Math.floor(x / tn)}_${x % tn}`, `a${Math.floor(x / tn)}`, `w${x % tn}`)}`, ' ')}`)}
     ${rep(tm * tn, (x) => { const i = Math.floor(x / tn); const j = x % tn; return `{ let p = select(0.0, exp2x(score2(s${i}_${j}) - st${i}.x) * st${i}.y, kj${j} >= lo${i} && kj${j} < hi${i}); let pi = r${i} * ${ps}u + c${j}; dss[pi >> 2u][pi & 3u] = p * (dp${i}_${j} - st${i}.z)${captDeriv(s.softcap, `s${i}_${j}`)}; }`; }, '\n    ')}
     workgroupBarrier();
-    for (var j4 = 0u; j4 < ${bn / 4}u; j4++) {
-      ${rep(tm, (i) => `let d${i} = dss[r${i} * ${ps4}u + j4];`, ' ')}
-      ${rep(4, (jj) => `{ ${rep(ock, (c) => `let wk${c} = ks[(j4 * 4u + ${jj}u) * ${sk}u + ${ock * g > d4 ? `min(tx + ${g * c}u, ${d4 - 1}u)` : `tx + ${g * c}u`}];`, ' ')}
-      ${rep(tm * ock, (x) => { const i = Math.floor(x / ock); const c = x % ock; return `dq${i}_${c} = fma(vec4<f32>(d${i}.${COMP[jj]}), wk${c}, dq${i}_${c});`; }, ' ')} }`, '\n      ')}
-    }
+    ${loopN('j4', bn / 4, t.unroll, (j4) => `${rep(tm, (i) => `let d${i} = dss[r${i} * ${ps4}u + ${ix(j4)}];`, ' ')}
+      ${rep(4, (jj) => `{ ${rep(ock, (c) => `let wk${c} = ks[${typeof j4 === 'number' ? `${(j4 * 4 + jj) * sk}u` : `(${ix(j4)} * 4u + ${jj}u) * ${sk}u`} + ${ock * g > d4 ? `min(tx + ${g * c}u, ${d4 - 1}u)` : `tx + ${g * c}u`}];`, ' ')}
+      ${rep(tm * ock, (x) => { const i = Math.floor(x / ock); const c = x % ock; return `dq${i}_${c} = fma(vec4<f32>(d${i}.${COMP[jj]}), wk${c}, dq${i}_${c});`; }, ' ')} }`, '\n      ')}`)}
   }
   ${rep(tm, (i) => `if (gi${i} < i32(sq)) {
     let row = qr0 + u32(gi${i});

@@ -74,6 +74,24 @@ export function oddStride(n: number): number {
 
 export const rep = (n: number, f: (i: number) => string, sep = '\n'): string => Array.from({ length: n }, (_, i) => f(i)).join(sep);
 
+/**
+ * A loop of n steps over index `v`, as written or unrolled: `unroll` true = fully (step(i) gets the constant i, so
+ * workgroup-memory offsets fold and there is no loop overhead), a number u = u steps per iteration (full where u does
+ * not divide n), absent = a plain loop (step(v) gets the variable's name).
+ */
+export function loopN(v: string, n: number, unroll: boolean | number | undefined, step: (i: string | number) => string): string {
+  if (unroll === true || (typeof unroll === 'number' && unroll > 1 && (unroll >= n || n % unroll !== 0))) return rep(n, (i) => `{ ${step(i)} }`, '\n    ');
+  if (typeof unroll === 'number' && unroll > 1) return `for (var ${v} = 0u; ${v} < ${n}u; ${v} += ${unroll}u) {
+      ${rep(unroll, (i) => `{ ${step(i === 0 ? v : `${v} + ${i}u`)} }`, '\n      ')}
+    }`;
+  return `for (var ${v} = 0u; ${v} < ${n}u; ${v}++) {
+      ${step(v)}
+    }`;
+}
+
+/** A loop index as a WGSL u32 expression (constants get their suffix; compound expressions are parenthesized). */
+export const ix = (i: string | number): string => (typeof i === 'number' ? `${i}u` : /^\w+$/.test(i) ? i : `(${i})`);
+
 /** Score in log2 units from a raw dot product; with softcap also returns t = tanh(.) for the gradient. */
 export function scoreFns(softcap: boolean): string {
   if (!softcap) return `fn score2(a: f32) -> f32 { return a * P.scaleLog2; }\n`;

@@ -1,5 +1,5 @@
 import type { DType } from '@flashattn/core';
-import { prefetchTile, prefetchVars, storePrefetched, queryTilePrologue, exp2Fn, groupReduceShuffle, maxChain, loaders, loadTile, oddStride, paramStruct, rep, scoreFns, storer, storageType, windowCode } from './wgsl-common.js';
+import { loopN, prefetchTile, prefetchVars, storePrefetched, queryTilePrologue, exp2Fn, groupReduceShuffle, maxChain, loaders, loadTile, oddStride, paramStruct, rep, scoreFns, storer, storageType, windowCode } from './wgsl-common.js';
 
 /** Forward tile shape: BM query rows per workgroup, BN keys per step, TM x TN scores per thread. */
 export interface ForwardTiles {
@@ -83,6 +83,8 @@ export interface ForwardShape {
   readonly dv: number;
   readonly softcap: boolean;
   readonly subgroups: boolean;
+  /** Also write each row's (max, 1/sum) for the backward (see RowStats in device-tensor.ts); binding 8. */
+  readonly saveStats?: boolean;
 }
 
 export function forwardLayout(s: { d: number; dv: number }, t: ForwardTiles) {
@@ -179,15 +181,6 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
     ${nl ? '' : loadV('kb + ' + bn + 'u')}
     }`
     : firstOnly(loadV('kb'));
-  /** A loop of n steps (step(i): code for index i, a constant or a WGSL expression), unrolled per t.unroll. */
-  const unrolled = (v: string, n: number, step: (i: string | number) => string, body: (code: string) => string) => {
-    const u = t.unroll;
-    if (u === true || (typeof u === 'number' && (u >= n || n % u !== 0))) return rep(n, (i) => `{ ${step(i)} }`, '\n    ');
-    if (typeof u === 'number' && u > 1) return `for (var ${v} = 0u; ${v} < ${n}u; ${v} += ${u}u) {
-      ${rep(u, (i) => `{ ${step(i === 0 ? v : `${v} + ${i}u`)} }`, '\n      ')}
-    }`;
-    return body(step(v));
-  };
   // PV over four keys per step (j4: the loop variable or an expression, or a constant when unrolled).
   const pvStep = (j4: string | number) => `${rep(tm, (i) => `let p${i} = ps[r${i} * ${bn4}u + ${typeof j4 === 'number' ? `${j4}u` : j4}];`, ' ')}
       ${rep(4, (jj) => `${rep(oc, (c) => `let w${jj}_${c} = ${vs}[${vo}${ab === 'nopw' ? `${g * c}u + tx` : typeof j4 === 'number' ? `${(j4 * 4 + jj) * sv + g * c}u + tx` : `(${j4 === 'j4' ? j4 : `(${j4})`} * 4u + ${jj}u) * ${sv}u + tx + ${g * c}u`}];`, ' ')}
@@ -195,9 +188,7 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
         const o = `o${Math.floor(x / oc)}_${x % oc}`, p = `p${Math.floor(x / oc)}[${jj}]`, w = `w${jj}_${x % oc}`;
         return t.fma || t.pvfma ? `${o} = fma(vec4<f32>(${p}), ${w}, ${o});` : `${o} += ${p} * ${w};`;
       }, ' ')}`, '\n      ')}`;
-  const pvLoop = unrolled('j4', bn4, pvStep, (code) => `for (var j4 = 0u; j4 < ${bn4}u; j4++) {
-      ${code}
-    }`);
+  const pvLoop = loopN('j4', bn4, t.unroll, pvStep);
   const pv = useV
     ? `${t.separateKV ? '' : `${s.subgroups ? bar : ''}
     ${sharedV}`}
@@ -215,9 +206,7 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
       }, ' ')}`;
   };
   const kIters = ab === 'noqk' ? 1 : d4;
-  const qkLoop = unrolled('k', kIters, qkStep, (code) => `for (var k = 0u; k < ${kIters}u; k++) {
-      ${code}
-    }`);
+  const qkLoop = loopN('k', kIters, t.unroll, qkStep);
   // Scores in log2 units, masked outside each row's window (NEG); with imask, key tiles inside every valid row's
   // window (tLo/tHi: the last valid row's low bound, the first row's high bound) take a branch without the mask, and
   // the other branch computes the rows' bounds where it needs them (fewer registers live across the key loop).
@@ -252,7 +241,8 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
     ${rep(oc, (c) => `if (tx + ${g * c}u < ${dv4}u) { st4_o((row * P.hq + h) * ${s.dv}u + (tx + ${g * c}u) * 4u + P.oShift, tx + ${g * c}u, o${i}_${c} * inv); }`, '\n    ')}
     if (tx == 0u) {
       let li = b * P.lseBatchStride + h * P.lseHeadStride + select(0u, u.z, P.lseVarlen == 1u) + u32(gi${i});
-      Lb[li] = select(ninf, (m${i} + log2(l${i})) * 0.6931471805599453, l${i} > 0.0);
+      Lb[li] = select(ninf, (m${i} + log2(l${i})) * 0.6931471805599453, l${i} > 0.0);${s.saveStats ? `
+      Sv[li] = vec2<f32>(m${i}, inv);` : ''}
     }
   }`)}`;
   return `${s.subgroups ? 'enable subgroups;\n' : ''}${paramStruct()}
@@ -261,7 +251,8 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
 @group(0) @binding(4) var<storage, read> Kb: ${storageType(s.dtype, vecD)};
 ${stats ? `@group(0) @binding(7) var<storage, read_write> RS: array<vec4<f32>>;` : `@group(0) @binding(5) var<storage, read> Vb: ${storageType(s.dtype, vecDV)};
 @group(0) @binding(6) var<storage, read_write> Ob: ${storageType('f32', vecDV)};
-@group(0) @binding(7) var<storage, read_write> Lb: array<f32>;`}
+@group(0) @binding(7) var<storage, read_write> Lb: array<f32>;${s.saveStats ? `
+@group(0) @binding(8) var<storage, read_write> Sv: array<vec2<f32>>;` : ''}`}
 ${loaders('q', 'Qb', s.dtype, s.d, vecD)}${loaders('k', 'Kb', s.dtype, s.d, vecD)}${stats ? '' : `${loaders('v', 'Vb', s.dtype, s.dv, vecDV)}${storer('o', 'Ob', s.dv, vecDV)}`}${scoreFns(s.softcap)}${ab === 'noexp' ? 'fn exp2x(x: f32) -> f32 { return x; }\n' : exp2Fn(s.dtype === 'f32', !!t.fexp)}
 const NEG: f32 = -3.0e38;
 var<workgroup> qs: array<vec4<f32>, ${bm * sq}>;

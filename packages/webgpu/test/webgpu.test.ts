@@ -94,6 +94,36 @@ gpu('webgpu device tensors and errors', () => {
     for (const t of [q, k, v, r2.out, r2.lse!]) t.dispose();
   }, T);
 
+  it('an f32 backward on the forward\'s own LSE tensor skips the stats pass, with the same gradients bit for bit', async () => {
+    const spec: CaseSpec = { batch: 2, seqlenQ: 45, seqlenK: 61, nheadsQ: 4, nheadsKV: 2, headDim: 64, dtype: 'f32', causal: true, softcap: 15, backward: true, seed: 11 };
+    const cb = generateCase(spec);
+    const pb = makeProblem({ ...spec, returnLse: true });
+    const ops = backend.device!;
+    const e = await backend.engine();
+    const up = (x: Float32Array) => ops.upload(x, 'f32');
+    const [q, k, v, dout] = [await up(cb.q as Float32Array), await up(cb.k as Float32Array), await up(cb.v as Float32Array), await up(cb.dout as Float32Array)];
+    const r = await ops.forwardDevice(pb, q, k, v);
+    const grads = async (lse: typeof r.lse, p = pb) => {
+      const g = await ops.backwardDevice(p, { q, k, v, out: r.out, dout, lse: lse! });
+      const kernels = e.lastKernels;
+      const h = [await ops.download(g.dq), await ops.download(g.dk), await ops.download(g.dv)].map((a) => Array.from(a as Float32Array));
+      for (const x of [g.dq, g.dk, g.dv]) x.dispose();
+      return { kernels, h };
+    };
+    const saved = await grads(r.lse);
+    const copy = await up((await ops.download(r.lse!)) as Float32Array);
+    const fresh = await grads(copy);
+    expect(saved.kernels).toEqual(['rowstats', 'dkv', 'dq']);
+    expect(fresh.kernels).toEqual(['rowstats', 'stats', 'dkv', 'dq']);
+    for (let i = 0; i < 3; i++) expect(saved.h[i]!.every((x) => Number.isFinite(x))).toBe(true);
+    expect(saved.h).toEqual(fresh.h);
+    // Another scale: the saved statistics are not those of this problem, so the stats pass runs.
+    expect((await grads(r.lse, makeProblem({ ...spec, scale: 0.1, returnLse: true }))).kernels).toContain('stats');
+    r.lse!.dispose();
+    expect((r.lse as WebGPUTensor).rowStats).toBeUndefined();
+    for (const t of [q, k, v, dout, r.out, copy]) t.dispose();
+  }, T);
+
   it('bad inputs are typed errors naming the field', async () => {
     await expect(backend.forward(p, { q: c.q.subarray(1) as Float32Array, k: c.k, v: c.v })).rejects.toBeInstanceOf(ValidationError);
     await expect(backend.forward(p, { q: new Uint16Array(c.q.length), k: c.k, v: c.v })).rejects.toThrow(/q: expected a Float32Array/);
