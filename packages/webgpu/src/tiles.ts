@@ -128,14 +128,19 @@ function pickForward(d: number, dv: number, lim: TileLimits, ov?: TileOverride, 
  * Measured on the H100 (f32, seqlen 4096, forward+backward, 2026-11-21 23:20 UTC): d64 32x32 4x2 with separate K/V
  * arrays (loaded once per workgroup) 10.9 TFLOP/s, best of four; d128 16x32 2x2 with the shared K/V tile kept in
  * registers (prefetch 2) 10.0, against 8.8 for 32x16 4x1 and 9.8 for 32x16 4x1 with prefetch 2.
+ * Session 6 (2026-11-22, per-kernel GPU time at 4k, runs 48-49, bwd5/bwd6.json): dK/dV d64 16x64 1x4 with K/V in
+ * registers 57.2 ms against 58.8; dQ d64 64x16 4x1 unrolled 41.6 against 44.5, d128 32x16 2x2 unrolled 49.8 against
+ * 57.6 (32 query rows per workgroup: half the K/V tile reloads). Unrolling the dK/dV kernel was slower everywhere
+ * (d128 64.0 -> 76.2 ms, d64 58.8 -> 64.4), and so was partial unrolling of dQ (2, 4, 8 steps per iteration).
  */
 const PREFERRED_DKV: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['dkv']>[] }[] = [
-  { maxD: 64, tiles: [[32, 32, 4, 2, true, 1, 4]] },
+  { maxD: 64, tiles: [[16, 64, 1, 4, false, 2, 4], [32, 32, 4, 2, true, 1, 4]] },
   { maxD: 128, tiles: [[16, 32, 2, 2, false, 2, 4], [32, 16, 4, 1, false, 1, 4], [16, 16, 2, 2, false, 1, 4]] },
 ];
-const PREFERRED_DQ: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['dq']>[] }[] = [
-  { maxD: 64, tiles: [[32, 32, 4, 2, true, 1]] },
-  { maxD: 128, tiles: [[16, 32, 2, 2, false, 1], [32, 16, 4, 1, false, 1], [16, 16, 2, 2, false, 1]] },
+/** dQ tiles; `unroll`: the measured tile is generated fully unrolled on GPUs (not on CPU adapters: compile time). */
+const PREFERRED_DQ: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['dq']>[]; unroll?: boolean }[] = [
+  { maxD: 64, tiles: [[64, 16, 4, 1, false, 1], [32, 32, 4, 2, true, 1]], unroll: true },
+  { maxD: 128, tiles: [[32, 16, 2, 2, false, 1], [16, 32, 2, 2, false, 1], [16, 16, 2, 2, false, 1]], unroll: true },
 ];
 
 const pfLevel = (x: boolean | number | undefined) => (x === undefined ? 1 : Number(x));
@@ -169,7 +174,10 @@ export function chooseDqTiles(d: number, dv: number, lim: TileLimits, ov?: TileO
   };
   let t: BackwardTiles | null = null;
   if (ov?.dq) t = one(ov.dq, true);
-  for (const cand of PREFERRED_DQ.find((x) => Math.max(d, dv) <= x.maxD)?.tiles ?? []) t ??= one(cand, true);
+  const pref = PREFERRED_DQ.find((x) => Math.max(d, dv) <= x.maxD);
+  let preferred = false;
+  for (const cand of pref?.tiles ?? []) if (!t && (t = one(cand, true))) preferred = true;
   t ??= one(undefined, false);
-  return t && { ...t, ...unrollOpt(ov?.bwdOpts?.dqUnroll) };
+  const u = ov?.bwdOpts && 'dqUnroll' in ov.bwdOpts ? ov.bwdOpts.dqUnroll : preferred && !lim.cpu ? pref?.unroll : undefined;
+  return t && { ...t, ...unrollOpt(u) };
 }
