@@ -21,11 +21,12 @@ export interface TileOverride {
   /** [bm, bn, tm, tn, separateKV, prefetch of the next K/V tile (default: on)] */
   dq?: [number, number, number, number, boolean, (boolean | number)?];
   /** Backward code options, applied to whichever tiles are chosen: loop unrolling of the dK/dV and of the dQ kernel. */
-  bwdOpts?: { dkvUnroll?: boolean | number; dqUnroll?: boolean | number };
+  bwdOpts?: { dkvUnroll?: BackwardUnroll; dqUnroll?: BackwardUnroll };
 }
+type BackwardUnroll = boolean | number | 'scores' | 'sums';
 
-const unrollOpt = (u: unknown): { unroll?: boolean | number } =>
-  u === true || (typeof u === 'number' && Number.isInteger(u) && u > 1 && u <= 64) ? { unroll: u } : {};
+const unrollOpt = (u: unknown): { unroll?: BackwardUnroll } =>
+  u === true || u === 'scores' || u === 'sums' || (typeof u === 'number' && Number.isInteger(u) && u > 1 && u <= 64) ? { unroll: u } : {};
 
 const SIZES = [64, 32, 16, 8];
 const MICRO = [8, 4, 2, 1];
@@ -133,15 +134,25 @@ function pickForward(d: number, dv: number, lim: TileLimits, ov?: TileOverride, 
  * 57.6 (32 query rows per workgroup: half the K/V tile reloads). Unrolling the dK/dV kernel was slower everywhere
  * (d128 64.0 -> 76.2 ms, d64 58.8 -> 64.4), and so was partial unrolling of dQ (2, 4, 8 steps per iteration).
  */
-const PREFERRED_DKV: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['dkv']>[] }[] = [
-  { maxD: 64, tiles: [[16, 64, 1, 4, false, 2, 4], [32, 32, 4, 2, true, 1, 4]] },
+const PREFERRED_DKV: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['dkv']>[]; unroll?: BackwardUnroll }[] = [
+  { maxD: 64, tiles: [[16, 64, 1, 4, false, 2, 4], [32, 32, 4, 2, true, 1, 4]], unroll: 'scores' },
   { maxD: 128, tiles: [[16, 32, 2, 2, false, 2, 4], [32, 16, 4, 1, false, 1, 4], [16, 16, 2, 2, false, 1, 4]] },
 ];
-/** dQ tiles; `unroll`: the measured tile is generated fully unrolled on GPUs (not on CPU adapters: compile time). */
-const PREFERRED_DQ: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['dq']>[]; unroll?: boolean }[] = [
+/**
+ * dQ tiles. `unroll` (both tables): how the preferred tiles are generated on GPUs (not on CPU adapters, where unrolled
+ * kernels compile for minutes): run 52 (bwd7.json; unrolling applies to the first tile of an entry), per kernel at 4k: dK/dV d64 with its S and dP loops unrolled 54.1
+ * ms against 57.2 (its sums unrolled too: 64.4, d128 either way slower); dQ d128 S and dP unrolled 48.5 against 50.2
+ * fully unrolled, d64 the same either way (41.7 / 41.6).
+ */
+const PREFERRED_DQ: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['dq']>[]; unroll?: BackwardUnroll }[] = [
   { maxD: 64, tiles: [[64, 16, 4, 1, false, 1], [32, 32, 4, 2, true, 1]], unroll: true },
-  { maxD: 128, tiles: [[32, 16, 2, 2, false, 1], [16, 32, 2, 2, false, 1], [16, 16, 2, 2, false, 1]], unroll: true },
+  { maxD: 128, tiles: [[32, 16, 2, 2, false, 1], [16, 32, 2, 2, false, 1], [16, 16, 2, 2, false, 1]], unroll: 'scores' },
 ];
+
+/** An explicit bwdOpts unroll, else the table's where its first (measured) tile was chosen, on a GPU. */
+function backwardUnroll(key: 'dkvUnroll' | 'dqUnroll', lim: TileLimits, ov: TileOverride | undefined, preferred: BackwardUnroll | undefined): { unroll?: BackwardUnroll } {
+  return unrollOpt(ov?.bwdOpts && key in ov.bwdOpts ? ov.bwdOpts[key] : lim.cpu ? undefined : preferred);
+}
 
 const pfLevel = (x: boolean | number | undefined) => (x === undefined ? 1 : Number(x));
 
@@ -158,9 +169,11 @@ export function chooseDkvTiles(d: number, dv: number, lim: TileLimits, ov?: Tile
   };
   let t: BackwardTiles | null = null;
   if (ov?.dkv) t = one(ov.dkv, true);
-  for (const cand of PREFERRED_DKV.find((x) => Math.max(d, dv) <= x.maxD)?.tiles ?? []) t ??= one(cand, true);
+  const pref = PREFERRED_DKV.find((x) => Math.max(d, dv) <= x.maxD);
+  let preferred = false;
+  for (const [i, cand] of (pref?.tiles ?? []).entries()) if (!t && (t = one(cand, true))) preferred = i === 0;
   t ??= one(undefined, false);
-  return t && { ...t, ...unrollOpt(ov?.bwdOpts?.dkvUnroll) };
+  return t && { ...t, ...backwardUnroll('dkvUnroll', lim, ov, preferred ? pref?.unroll : undefined) };
 }
 
 export function chooseDqTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): BackwardTiles | null {
@@ -176,8 +189,7 @@ export function chooseDqTiles(d: number, dv: number, lim: TileLimits, ov?: TileO
   if (ov?.dq) t = one(ov.dq, true);
   const pref = PREFERRED_DQ.find((x) => Math.max(d, dv) <= x.maxD);
   let preferred = false;
-  for (const cand of pref?.tiles ?? []) if (!t && (t = one(cand, true))) preferred = true;
+  for (const [i, cand] of (pref?.tiles ?? []).entries()) if (!t && (t = one(cand, true))) preferred = i === 0;
   t ??= one(undefined, false);
-  const u = ov?.bwdOpts && 'dqUnroll' in ov.bwdOpts ? ov.bwdOpts.dqUnroll : preferred && !lim.cpu ? pref?.unroll : undefined;
-  return t && { ...t, ...unrollOpt(u) };
+  return t && { ...t, ...backwardUnroll('dqUnroll', lim, ov, preferred ? pref?.unroll : undefined) };
 }

@@ -19,8 +19,11 @@ export interface BackwardTiles {
   readonly prefetch?: number;
   /** dK/dV only: keys per thread in the dK/dV accumulation, whose thread layout is independent of the scores'. */
   readonly rk?: number;
-  /** Unroll the head-dim loops (S, dP) and the dK/dV (dQ) sums: true = fully, n = n steps per iteration (loopN). */
-  readonly unroll?: boolean | number;
+  /**
+   * Unroll the head-dim loops (S, dP) and the dK/dV (dQ) sums: true = fully, n = n steps per iteration (loopN);
+   * 'scores' / 'sums': only the former / the latter, fully.
+   */
+  readonly unroll?: boolean | number | 'scores' | 'sums';
 }
 
 export interface BackwardShape {
@@ -38,6 +41,8 @@ export interface BackwardShape {
 }
 
 const LOG2E = '1.4426950408889634';
+const scoresUnroll = (t: BackwardTiles) => (t.unroll === 'scores' ? true : t.unroll === 'sums' ? undefined : t.unroll);
+const sumsUnroll = (t: BackwardTiles) => (t.unroll === 'sums' ? true : t.unroll === 'scores' ? undefined : t.unroll);
 
 /**
  * Row statistics for the backward: (lse * log2 e, D = rowsum(dO * O)) per (query row, head). D is summed exactly as
@@ -174,7 +179,7 @@ export function dkvWGSL(s: BackwardShape, t: BackwardTiles): string {
   const accum = (acc: string, tile: string, src: string, stride: number, oc: number, w4: number) => {
     const a = blocked ? `t${acc}` : acc;
     return `${blocked ? rep(rk, (i) => rep(oc, (c) => `var t${acc}${i}_${c} = vec4<f32>(0.0);`, ' '), ' ') : ''}
-    ${loopN('q4', bm / 4, t.unroll, (q4) => `${rep(rk, (i) => `let pp${i} = ${tile}[rr${i} * ${ps4}u + ${ix(q4)}];`, ' ')}
+    ${loopN('q4', bm / 4, sumsUnroll(t), (q4) => `${rep(rk, (i) => `let pp${i} = ${tile}[rr${i} * ${ps4}u + ${ix(q4)}];`, ' ')}
       ${rep(4, (jj) => `{ ${rep(oc, (c) => `let w${c} = ${src}[${typeof q4 === 'number' ? `${(q4 * 4 + jj) * stride}u` : `(${ix(q4)} * 4u + ${jj}u) * ${stride}u`} + ${col(c, oc, w4)}];`, ' ')}
       ${rep(rk * oc, (x) => { const i = Math.floor(x / oc); const c = x % oc; return `${a}${i}_${c} = fma(vec4<f32>(pp${i}.${COMP[jj]}), w${c}, ${a}${i}_${c});`; }, ' ')} }`, '\n      ')}`)}
     ${blocked ? rep(rk, (i) => rep(oc, (c) => `${acc}${i}_${c} += t${acc}${i}_${c};`, ' '), ' ') : ''}`;
@@ -248,13 +253,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }` : ''}
     ${rep(tm, (j) => `let c${j} = tx + ${g * j}u; let gq${j} = i32(i0 + c${j}); let st${j} = rs[c${j}];\n    ${windowCode(`lo${j}`, `hi${j}`, `gq${j}`)}`, '\n    ')}
     ${rep(tn * tm, (x) => `var s${Math.floor(x / tm)}_${x % tm} = 0.0;`, ' ')}
-    ${loopN('k', d4, t.unroll, (k) => `${rep(tn, (i) => `let a${i} = ks[r${i} * ${sk}u + ${ix(k)}];`, ' ')}
+    ${loopN('k', d4, scoresUnroll(t), (k) => `${rep(tn, (i) => `let a${i} = ks[r${i} * ${sk}u + ${ix(k)}];`, ' ')}
       ${rep(tm, (j) => `let q${j} = qs[c${j} * ${sq}u + ${ix(k)}];`, ' ')}
       ${rep(tn * tm, (x) => `${sdot(`s${Math.floor(x / tm)}_${x % tm}`, `a${Math.floor(x / tm)}`, `q${x % tm}`)}`, ' ')}`)}
     ${rep(tn * tm, (x) => { const i = Math.floor(x / tm); const j = x % tm; return `let p${i}_${j} = select(0.0, exp2x(score2(s${i}_${j}) - st${j}.x) * st${j}.y, kj${i} >= lo${j} && kj${i} < hi${j});`; }, '\n    ')}
     ${t.separateKV ? '' : `workgroupBarrier();\n    ${kvRegs ? storeVr : loadV}\n    workgroupBarrier();`}
     ${rep(tn * tm, (x) => `var dp${Math.floor(x / tm)}_${x % tm} = 0.0;`, ' ')}
-    ${loopN('k', dv4, t.unroll, (k) => `${rep(tn, (i) => `let a${i} = ${vbuf}[r${i} * ${sv}u + ${ix(k)}];`, ' ')}
+    ${loopN('k', dv4, scoresUnroll(t), (k) => `${rep(tn, (i) => `let a${i} = ${vbuf}[r${i} * ${sv}u + ${ix(k)}];`, ' ')}
       ${rep(tm, (j) => `let q${j} = dos[c${j} * ${so}u + ${ix(k)}];`, ' ')}
       ${rep(tn * tm, (x) => `dp${Math.floor(x / tm)}_${x % tm} += dot(a${Math.floor(x / tm)}, q${x % tm});`, ' ')}`)}
     ${rep(tn * tm, (x) => { const i = Math.floor(x / tm); const j = x % tm; return `{ let pi = r${i} * ${ps}u + c${j}; pts[pi >> 2u][pi & 3u] = p${i}_${j}; dsts[pi >> 2u][pi & 3u] = p${i}_${j} * (dp${i}_${j} - st${j}.z)${captDeriv(s.softcap, `s${i}_${j}`)}; }`; }, '\n    ')}
@@ -379,17 +384,17 @@ ${queryTilePrologue(bm)}
     ${first}
     ${rep(tn, (j) => `let c${j} = tx + ${g * j}u; let kj${j} = j0 + i32(c${j});`, ' ')}
     ${rep(tm * tn, (x) => `var dp${Math.floor(x / tn)}_${x % tn} = 0.0;`, ' ')}
-    ${loopN('k', dv4, t.unroll, (k) => `${rep(tm, (i) => `let a${i} = dos[r${i} * ${so}u + ${ix(k)}];`, ' ')}
+    ${loopN('k', dv4, scoresUnroll(t), (k) => `${rep(tm, (i) => `let a${i} = dos[r${i} * ${so}u + ${ix(k)}];`, ' ')}
       ${rep(tn, (j) => `let w${j} = ${vbuf}[c${j} * ${sv}u + ${ix(k)}];`, ' ')}
       ${rep(tm * tn, (x) => `dp${Math.floor(x / tn)}_${x % tn} += dot(a${Math.floor(x / tn)}, w${x % tn});`, ' ')}`)}
     ${second}
     ${rep(tm * tn, (x) => `var s${Math.floor(x / tn)}_${x % tn} = 0.0;`, ' ')}
-    ${loopN('k', d4, t.unroll, (k) => `${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + ${ix(k)}];`, ' ')}
+    ${loopN('k', d4, scoresUnroll(t), (k) => `${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + ${ix(k)}];`, ' ')}
       ${rep(tn, (j) => `let w${j} = ks[c${j} * ${sk}u + ${ix(k)}];`, ' ')}
       ${rep(tm * tn, (x) => `${sdot(`s${Math.floor(x / tn)}_${x % tn}`, `a${Math.floor(x / tn)}`, `w${x % tn}`)}`, ' ')}`)}
     ${rep(tm * tn, (x) => { const i = Math.floor(x / tn); const j = x % tn; return `{ let p = select(0.0, exp2x(score2(s${i}_${j}) - st${i}.x) * st${i}.y, kj${j} >= lo${i} && kj${j} < hi${i}); let pi = r${i} * ${ps}u + c${j}; dss[pi >> 2u][pi & 3u] = p * (dp${i}_${j} - st${i}.z)${captDeriv(s.softcap, `s${i}_${j}`)}; }`; }, '\n    ')}
     workgroupBarrier();
-    ${loopN('j4', bn / 4, t.unroll, (j4) => `${rep(tm, (i) => `let d${i} = dss[r${i} * ${ps4}u + ${ix(j4)}];`, ' ')}
+    ${loopN('j4', bn / 4, sumsUnroll(t), (j4) => `${rep(tm, (i) => `let d${i} = dss[r${i} * ${ps4}u + ${ix(j4)}];`, ' ')}
       ${rep(4, (jj) => `{ ${rep(ock, (c) => `let wk${c} = ks[${typeof j4 === 'number' ? `${(j4 * 4 + jj) * sk}u` : `(${ix(j4)} * 4u + ${jj}u) * ${sk}u`} + ${ock * g > d4 ? `min(tx + ${g * c}u, ${d4 - 1}u)` : `tx + ${g * c}u`}];`, ' ')}
       ${rep(tm * ock, (x) => { const i = Math.floor(x / ock); const c = x % ock; return `dq${i}_${c} = fma(vec4<f32>(d${i}.${COMP[jj]}), wk${c}, dq${i}_${c});`; }, ' ')} }`, '\n      ')}`)}
   }
