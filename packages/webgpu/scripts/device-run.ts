@@ -176,8 +176,11 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
   };
 }
 
-/** [name, tile override, extra environment (e.g. FLASHATTN_WEBGPU_DAWN_FLAGS), {dims (default 64, 128), seqs (default TILE_SEQ), causal, ablate}] */
-type SweepVariant = [string, TileOverride, Record<string, string>?, { dims?: number[]; seqs?: number[]; causal?: boolean; ablate?: ForwardAblation }?];
+/**
+ * [name, tile override, extra environment (e.g. FLASHATTN_WEBGPU_DAWN_FLAGS), {dims (default 64, 128), seqs (default
+ * TILE_SEQ), causal, ablate, lse (default true: the LSE returned, and for f32 the row statistics saved with it)}]
+ */
+type SweepVariant = [string, TileOverride, Record<string, string>?, { dims?: number[]; seqs?: number[]; causal?: boolean; ablate?: ForwardAblation; lse?: boolean }?];
 
 /**
  * The `tiles` mode's built-in list (TILE_VARIANTS, the same JSON, replaces it; the lists of 2026-11-22 are in
@@ -215,8 +218,8 @@ async function tileSweep(deadline: number) {
   const shared = createWebGPUBackend();
   await shared.probe();
   const inputs = new Map<WebGPUBackend, Map<string, Awaited<ReturnType<NonNullable<WebGPUBackend['device']>['upload']>>[]>>();
-  const problem = (d: number, causal: boolean, seq: number) =>
-    makeProblem({ batch: Math.max(1, 16384 / seq), seqlenQ: seq, seqlenK: seq, nheadsQ: 2048 / d, headDim: d, dtype: 'f32', causal, returnLse: true });
+  const problem = (d: number, causal: boolean, seq: number, lse = true) =>
+    makeProblem({ batch: Math.max(1, 16384 / seq), seqlenQ: seq, seqlenK: seq, nheadsQ: 2048 / d, headDim: d, dtype: 'f32', causal, returnLse: lse });
   const tensorsFor = async (bb: WebGPUBackend, d: number, seq: number) => {
     let m = inputs.get(bb);
     if (!m) inputs.set(bb, (m = new Map()));
@@ -241,7 +244,7 @@ async function tileSweep(deadline: number) {
       const e = await bb.engine();
       (e as { override?: TileOverride }).override = ov;
       setForwardAblation(opt?.ablate);
-      const p = problem(d, causal, seq);
+      const p = problem(d, causal, seq, opt?.lse ?? true);
       const [q, k, v] = await tensorsFor(bb, d, seq);
       const plan = e.forwardPlan(p);
       e.profile = true;
@@ -256,7 +259,7 @@ async function tileSweep(deadline: number) {
       e.profile = false;
       const fwdMs = med(ms);
       out('tiles.jsonl', {
-        variant: name, d, causal, seq, ablate: opt?.ablate, tiles: Array.isArray(plan) ? plan : plan.tiles, subgroups: Array.isArray(plan) ? undefined : plan.subgroups,
+        variant: name, d, causal, seq, ablate: opt?.ablate, lse: p.returnLse, tiles: Array.isArray(plan) ? plan : plan.tiles, subgroups: Array.isArray(plan) ? undefined : plan.subgroups,
         fwdMs, fwdTflops: forwardFlops(p) / (fwdMs * 1e9), allMs: ms, wallS: (performance.now() - w0) / 1000,
       });
     } catch (err) {

@@ -7,13 +7,13 @@ const finalizer = new FinalizationRegistry<GPUBuffer>((b) => {
 });
 
 /**
- * Each row's max (log2 units) and 1/sum as the forward computed them (f32 only), kept beside the LSE tensor that
- * forward returned: the backward then skips its stats pass, which would recompute exactly these values. `key` names
- * the forward kernel (tiles and options) that wrote them; the backward uses them only where its own stats kernel
- * would be that same kernel.
+ * Each row's max (log2 units) and 1/sum as the forward computed them (f32 only), stored in the LSE tensor's own
+ * buffer after the LSE (at byte `offset`, 256-aligned, two floats per row): the backward then skips its stats pass,
+ * which would recompute exactly these values. `key` names the forward kernel (tiles and options) and problem that
+ * wrote them; the backward uses them only where its own stats kernel and problem would be those.
  */
 export interface RowStats {
-  readonly buffer: GPUBuffer;
+  readonly offset: number;
   readonly key: string;
 }
 
@@ -29,7 +29,6 @@ export class WebGPUTensor implements DeviceTensor {
     this.#release = release;
     this.#rowStats = rowStats;
     finalizer.register(this, buffer, this);
-    if (rowStats) finalizer.register(this, rowStats.buffer, this);
   }
   /** The forward's row statistics (an LSE tensor from an f32 forward), while the tensor is alive. */
   get rowStats(): RowStats | undefined {
@@ -45,10 +44,8 @@ export class WebGPUTensor implements DeviceTensor {
   dispose(): void {
     if (!this.#buffer) return;
     finalizer.unregister(this);
-    for (const b of this.#rowStats ? [this.#buffer, this.#rowStats.buffer] : [this.#buffer]) {
-      if (this.#release) this.#release(b);
-      else b.destroy();
-    }
+    if (this.#release) this.#release(this.#buffer);
+    else this.#buffer.destroy();
     this.#buffer = null;
     this.#rowStats = undefined;
   }

@@ -8,7 +8,7 @@ export const PARAM_FIELDS = [
   ['qShift', 'u32'], ['kShift', 'u32'], ['vShift', 'u32'], ['oShift', 'u32'], ['doShift', 'u32'],
   ['dqShift', 'u32'], ['dkShift', 'u32'], ['dvShift', 'u32'],
   ['lseBatchStride', 'u32'], ['lseHeadStride', 'u32'], ['lseVarlen', 'u32'],
-  ['count', 'u32'], ['pattern', 'u32'], ['rowsX', 'u32'], ['cuKOff', 'u32'],
+  ['count', 'u32'], ['pattern', 'u32'], ['rowsX', 'u32'], ['cuKOff', 'u32'], ['statsBase', 'u32'],
 ] as const;
 export type ParamName = (typeof PARAM_FIELDS)[number][0];
 export const PARAM_BYTES = 256;

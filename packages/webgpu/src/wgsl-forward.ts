@@ -83,7 +83,7 @@ export interface ForwardShape {
   readonly dv: number;
   readonly softcap: boolean;
   readonly subgroups: boolean;
-  /** Also write each row's (max, 1/sum) for the backward (see RowStats in device-tensor.ts); binding 8. */
+  /** Also write each row's (max, 1/sum) for the backward after the LSE, from word P.statsBase (RowStats in device-tensor.ts). */
   readonly saveStats?: boolean;
 }
 
@@ -242,7 +242,7 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
     if (tx == 0u) {
       let li = b * P.lseBatchStride + h * P.lseHeadStride + select(0u, u.z, P.lseVarlen == 1u) + u32(gi${i});
       Lb[li] = select(ninf, (m${i} + log2(l${i})) * 0.6931471805599453, l${i} > 0.0);${s.saveStats ? `
-      Sv[li] = vec2<f32>(m${i}, inv);` : ''}
+      Lb[P.statsBase + 2u * li] = m${i}; Lb[P.statsBase + 2u * li + 1u] = inv;` : ''}
     }
   }`)}`;
   return `${s.subgroups ? 'enable subgroups;\n' : ''}${paramStruct()}
@@ -251,8 +251,7 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
 @group(0) @binding(4) var<storage, read> Kb: ${storageType(s.dtype, vecD)};
 ${stats ? `@group(0) @binding(7) var<storage, read_write> RS: array<vec4<f32>>;` : `@group(0) @binding(5) var<storage, read> Vb: ${storageType(s.dtype, vecDV)};
 @group(0) @binding(6) var<storage, read_write> Ob: ${storageType('f32', vecDV)};
-@group(0) @binding(7) var<storage, read_write> Lb: array<f32>;${s.saveStats ? `
-@group(0) @binding(8) var<storage, read_write> Sv: array<vec2<f32>>;` : ''}`}
+@group(0) @binding(7) var<storage, read_write> Lb: array<f32>;`}
 ${loaders('q', 'Qb', s.dtype, s.d, vecD)}${loaders('k', 'Kb', s.dtype, s.d, vecD)}${stats ? '' : `${loaders('v', 'Vb', s.dtype, s.dv, vecDV)}${storer('o', 'Ob', s.dv, vecDV)}`}${scoreFns(s.softcap)}${ab === 'noexp' ? 'fn exp2x(x: f32) -> f32 { return x; }\n' : exp2Fn(s.dtype === 'f32', !!t.fexp)}
 const NEG: f32 = -3.0e38;
 var<workgroup> qs: array<vec4<f32>, ${bm * sq}>;
