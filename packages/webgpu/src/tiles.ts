@@ -139,12 +139,12 @@ const PREFERRED_DKV: readonly { maxD: number; tiles: readonly NonNullable<TileOv
   { maxD: 128, tiles: [[16, 32, 1, 2, false, 2, 4], [16, 32, 2, 2, false, 2, 4], [32, 16, 4, 1, false, 1, 4], [16, 16, 2, 2, false, 1, 4]], unroll: 'scores' },
 ];
 /**
- * dQ tiles. `unroll` (both tables): how the preferred tiles are generated on GPUs (not on CPU adapters, where unrolled
- * kernels compile for minutes): run 52 (bwd7.json; unrolling applies to the first tile of an entry), per kernel at 4k: dK/dV d64 with its S and dP loops unrolled 54.1
- * ms against 57.2 (its sums unrolled too: 64.4, d128 either way slower); dQ d128 S and dP unrolled 48.5 against 50.2
- * fully unrolled, d64 the same either way (41.7 / 41.6). Runs 57-58 (bwd8/bwd9.json): dK/dV d128 16x32 with 1x2
- * scores per thread (256 threads) and its S/dP loops unrolled 62.2 ms against 63.9 for 2x2 in loops (1x2 in loops
- * measured level with 2x2 in run 41; 32x16 shapes, RK 2 / 8, prefetch 1, 4-step unrolling: 64-91 ms).
+ * dQ tiles. `unroll` (both tables): how an entry's first (measured) tile is generated on GPUs (not on CPU adapters,
+ * where unrolled kernels compile for minutes). Run 52 (bwd7.json), per kernel at 4k: dK/dV d64 with its S and dP loops
+ * unrolled 54.1 ms against 57.2 (its sums unrolled too: 64.4; d128 either way slower); dQ d128 S and dP unrolled 48.5
+ * against 50.2 fully unrolled, d64 the same either way (41.7 / 41.6). Runs 57-58 (bwd8/bwd9.json): dK/dV d128 16x32
+ * with 1x2 scores per thread (256 threads) and its S/dP loops unrolled 62.2 ms against 63.9 for 2x2 in loops (1x2 in
+ * loops measured level with 2x2 in run 41; 32x16 shapes, RK 2 / 8, prefetch 1, 4-step unrolling: 64-91 ms).
  */
 const PREFERRED_DQ: readonly { maxD: number; tiles: readonly NonNullable<TileOverride['dq']>[]; unroll?: BackwardUnroll }[] = [
   { maxD: 64, tiles: [[64, 16, 4, 1, false, 1], [32, 32, 4, 2, true, 1]], unroll: true },
