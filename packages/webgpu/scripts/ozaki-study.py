@@ -3,7 +3,10 @@ Numerical study (CPU, numpy): could attention's f32 matmuls run on int8 tensor c
 still meet the criterion? QKᵀ and P·V from signed 7-bit slices with power-of-two scales (per Q row and K row; per P
 row and V column), slice products exact in integers (as int8 x int8 -> int32 MMAs are), combined in f32 in order of
 decreasing weight. Softmax in f32. Error against a float64 oracle, divided by the error of the naive f32 baseline the
-criterion uses (sequential f32 sums over d and over keys). Usage: python3 ozaki-study.py [trials]
+criterion uses (sequential f32 sums over d and over keys). P is sliced after the softmax's final max (P <= 1, one
+scale per row) and V per column over the whole sequence: that is the two-pass scheme of docs/tensor-core-path.md
+(a stats pass first), whose int32 accumulators could run over every key tile.
+Usage: python3 ozaki-study.py [trials] [seqlens, default 128,512] [head dims, default 64,128]
 """
 import sys
 import numpy as np
@@ -36,7 +39,9 @@ def ozaki_matmul(A, B, slices, terms):
             j = w - i
             if i >= slices or j >= slices:
                 continue
-            prod = As[i] @ Bs[j]  # exact integers (|.| < 2^31 for k <= 256)
+            # Exact integers, as the int32 MMAs give them: |slice| <= 127, so |sum| <= 127^2 * k < 2^53 for any k here,
+            # and a float64 product (BLAS) is exact (numpy's int64 matmul is not accelerated).
+            prod = As[i].astype(f64) @ Bs[j].astype(f64)
             acc = (acc + (prod.astype(f64) * np.exp2(ea + eb - 14.0 - 7.0 * w)).astype(f32)).astype(f32)
     return acc
 
@@ -66,8 +71,10 @@ def oracle(q, k, v):
 
 
 trials = int(sys.argv[1]) if len(sys.argv) > 1 else 4
-for d in (64, 128):
-    for n in (128, 512):
+seqlens = [int(x) for x in sys.argv[2].split(',')] if len(sys.argv) > 2 else [128, 512]
+dims = [int(x) for x in sys.argv[3].split(',')] if len(sys.argv) > 3 else [64, 128]
+for d in dims:
+    for n in seqlens:
         for slices, terms in ((3, 3), (4, 4), (4, 5)):
             worst = 0.0
             for _ in range(trials):
