@@ -17,7 +17,8 @@ import { createWebGPUBackend, type TileOverride, type WebGPUBackend } from '../s
 // Not exported by the package: the forward's timing-only ablations, reachable from this script alone.
 import { FORWARD_ABLATIONS, setForwardAblation, type ForwardAblation } from '../src/wgsl-forward.js';
 import { withF32AccumulatingNaive } from './f32-naive.js';
-import { WebGPUTensor } from '../src/device-tensor.js';
+import type { WebGPUTensor } from '../src/device-tensor.js';
+import { savedStatsCheck, withoutRowStats } from './saved-stats-check.js';
 
 const oracleF32Acc = withF32AccumulatingNaive(referenceOracle);
 
@@ -136,9 +137,9 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
   const e = await b.engine();
   e.profile = process.env.KERNELS === '1' ? 'dispatch' : true;
   // BWD_STATS=recompute: the same LSE buffer without the saved row statistics (the stats pass runs), for comparison.
-  const lseFor = (l: WebGPUTensor) => (process.env.BWD_STATS === 'recompute' ? new WebGPUTensor(l.buffer, 'f32', l.length, () => undefined) : l);
+  const lseFor = (l: WebGPUTensor) => (process.env.BWD_STATS === 'recompute' ? withoutRowStats(l) : l);
   const kf: Record<string, number[]> = {}, kb: Record<string, number[]> = {};
-  const addK = (to: Record<string, number[]>) => e.lastKernelMs.forEach((k, i) => (to[`${i}:${k.name}`] ??= []).push(k.ms));
+  const addK = (to: Record<string, number[]>) => e.lastKernelMs.forEach((ms, i) => (to[`${i}:${e.lastKernels[i]}`] ??= []).push(ms));
   const q = await ops.upload(rnd(n.q), spec.dtype), k = await ops.upload(rnd(n.k), spec.dtype), v = await ops.upload(rnd(n.v), spec.dtype);
   const dout = withBwd ? await ops.upload(rnd(n.out), spec.dtype) : undefined;
   const fw: number[] = [], bw: number[] = [], wall: number[] = [];
@@ -309,12 +310,10 @@ async function bwdTileSweep(deadline: number) {
 
 /**
  * `savedstats`: f32 backward on the forward's own LSE tensor (saved row statistics, no stats pass) against the same
- * backward on a view of the LSE without them (stats pass), over masks, GQA, softcap, varlen and head dims: the
- * gradients should agree bit for bit (the stats pass recomputes exactly what the forward saved).
+ * backward with the stats pass (saved-stats-check.ts), over masks, GQA, softcap, varlen and head dims: the gradients
+ * should agree bit for bit.
  */
-async function savedStatsCheck(b: WebGPUBackend) {
-  const ops = b.device!;
-  const e = await b.engine();
+async function savedStats(b: WebGPUBackend) {
   const specs: CaseSpec[] = [
     { batch: 2, seqlenQ: 1000, seqlenK: 1000, nheadsQ: 4, nheadsKV: 4, headDim: 64, dtype: 'f32', backward: true },
     { batch: 1, seqlenQ: 2048, seqlenK: 2048, nheadsQ: 8, nheadsKV: 2, headDim: 128, dtype: 'f32', causal: true, backward: true },
@@ -324,27 +323,7 @@ async function savedStatsCheck(b: WebGPUBackend) {
   ];
   for (const spec of specs) {
     try {
-      const c = generateCase(spec);
-      const p = makeProblem({ ...spec, returnLse: true, cuSeqlensQ: c.problem.cuSeqlensQ, cuSeqlensK: c.problem.cuSeqlensK });
-      const up = (x: unknown) => ops.upload(x as Float32Array, 'f32');
-      const [q, k, v, dout] = [await up(c.q), await up(c.k), await up(c.v), await up(c.dout)];
-      const r = await ops.forwardDevice(p, q, k, v);
-      const run = async (lse: WebGPUTensor) => {
-        const g = await ops.backwardDevice(p, { q, k, v, out: r.out, dout, lse });
-        const kernels = e.lastKernels;
-        const h = [await ops.download(g.dq), await ops.download(g.dk), await ops.download(g.dv)] as Float32Array[];
-        for (const x of [g.dq, g.dk, g.dv]) x.dispose();
-        return { kernels, h };
-      };
-      const l = r.lse as WebGPUTensor;
-      const a = await run(l), z = await run(new WebGPUTensor(l.buffer, 'f32', l.length, () => undefined));
-      const diff = a.h.map((x, i) => {
-        let n = 0, mx = 0, nan = 0;
-        for (let j = 0; j < x.length; j++) { const y = z.h[i]![j]!; if (!Number.isFinite(x[j]!)) nan++; if (!Object.is(x[j], y)) { n++; mx = Math.max(mx, Math.abs(x[j]! - y)); } }
-        return { differing: n, maxAbs: mx, nonFinite: nan, of: x.length };
-      });
-      out('savedstats.jsonl', { case: caseLabel(spec), saved: a.kernels, recompute: z.kernels, dq: diff[0], dk: diff[1], dv: diff[2] });
-      for (const t of [q, k, v, dout, r.out, r.lse!]) t.dispose();
+      out('savedstats.jsonl', { case: caseLabel(spec), ...(await savedStatsCheck(b, spec)) });
     } catch (err) {
       out('savedstats.jsonl', { case: caseLabel(spec), error: String(err) });
     }
@@ -375,7 +354,7 @@ async function main() {
       try { out('bench.jsonl', await timeIt(b, { s, d, causal: false, dtype: 'f16' }, 3, true)); } catch (e) { out('bench.jsonl', { d, s, error: String(e) }); }
     }
   }
-  if (modes.includes('savedstats')) await savedStatsCheck(b);
+  if (modes.includes('savedstats')) await savedStats(b);
   if (modes.includes('conformance')) await conformance(b, t0 + budgetS * 1000);
   await b.dispose();
   process.exit(0);

@@ -5,7 +5,7 @@ import {
 import { own, WebGPUTensor } from './device-tensor.js';
 import { Engine } from './engine.js';
 import { BACKEND, envVar, openContext, type GpuContext, type GpuLimits } from './gpu-context.js';
-import type { TileOverride } from './tiles.js';
+import { checkTileOptions, type TileOverride } from './tiles.js';
 
 export interface WebGPUBackendOptions {
   /** Force tile shapes (for tuning); ignored where they do not fit. Also read from FLASHATTN_WEBGPU_TILES (JSON). */
@@ -58,6 +58,7 @@ export class WebGPUBackend implements Backend {
         throw new ValidationError('FLASHATTN_WEBGPU_TILES', 'JSON of a tile override, e.g. {"fwd":[48,32,3,2,false]}', env);
       }
     }
+    if (ov) checkTileOptions(ov, opts.tiles ? 'tiles' : 'FLASHATTN_WEBGPU_TILES');
     this.#override = ov;
   }
 

@@ -31,10 +31,10 @@ export class Engine {
   readonly #pipelines = new Map<string, GPUComputePipeline>();
   /** GPU time of the last call's attention kernels (timestamp queries), when profiling. */
   lastGpuMs: number | undefined;
-  /** GPU time per kernel of the last call, when profiling per dispatch (`profile = 'dispatch'`). */
-  lastKernelMs: { name: string; ms: number }[] = [];
   /** The attention kernels the last call dispatched, by pipeline name (e.g. ['rowstats', 'dkv', 'dq']). */
   lastKernels: string[] = [];
+  /** GPU ms of each of `lastKernels`, when profiling per dispatch (`profile = 'dispatch'`). */
+  lastKernelMs: number[] = [];
   profile: boolean | 'dispatch' = false;
   #serial: Promise<unknown> = Promise.resolve();
   /** Buffers of finished calls and disposed tensors, kept for reuse (the backend's poolMB; 0 bytes = off). */

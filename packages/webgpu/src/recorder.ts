@@ -33,13 +33,10 @@ export class Recorder {
     this.#list.push({ phase, pipeline, params, bindings, groups });
   }
 
-  /**
-   * GPU time of each main dispatch of the last `run('dispatch')`, labelled by its pipeline's name (the label up to
-   * the first '|'): each then runs in a compute pass of its own, between two timestamps.
-   */
-  kernelMs: { name: string; ms: number }[] = [];
-  /** The pipeline names of the main dispatches, in order (set by `run`). */
+  /** The pipeline names (each label up to its first '|') of the main dispatches, in order (set by `run`). */
   kernels: string[] = [];
+  /** GPU ms of each of `kernels` after a `run('dispatch')`, which runs each in a compute pass of its own between two timestamps. */
+  kernelMs: number[] = [];
 
   /** Submit and wait; with `timestamps`, returns the GPU time of the main pass in ms ('dispatch': the sum over its dispatches). */
   async run(timestamps: boolean | 'dispatch'): Promise<number | undefined> {
@@ -71,19 +68,18 @@ export class Recorder {
         if (items.length === 0) continue;
         const ts = (a: number): GPUComputePassDescriptor => (qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: a, endOfPassWriteIndex: a + 1 } } : {});
         const each = phase === 'main' && perDispatch;
-        let pass = each ? undefined : enc.beginComputePass(phase === 'main' ? ts(0) : {});
+        const whole = each ? undefined : enc.beginComputePass(phase === 'main' ? ts(0) : {});
         for (const [x, i] of items) {
-          if (each) pass = enc.beginComputePass(ts(2 * m++));
-          if (!pass) continue;
+          const pass = whole ?? enc.beginComputePass(ts(2 * m++));
           const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms, offset: i * stride, size: PARAM_BYTES } }];
           for (const b of x.bindings) entries.push({ binding: b.binding, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size ?? b.buffer.size - (b.offset ?? 0) } });
           const bg = d.createBindGroup({ layout: x.pipeline.getBindGroupLayout(0), entries });
           pass.setPipeline(x.pipeline);
           pass.setBindGroup(0, bg);
           pass.dispatchWorkgroups(x.groups[0], x.groups[1], x.groups[2]);
-          if (each) pass.end();
+          if (!whole) pass.end();
         }
-        if (!each) pass?.end();
+        whole?.end();
       }
       if (qs && resolve && readback) {
         enc.resolveQuerySet(qs, 0, nq, resolve, 0);
@@ -97,8 +93,8 @@ export class Recorder {
         readback.unmap();
         const ms = (a: number) => Number(t[a + 1]! - t[a]!) / 1e6;
         if (!perDispatch) return ms(0);
-        this.kernelMs = this.kernels.map((name, j) => ({ name, ms: ms(2 * j) }));
-        return this.kernelMs.reduce((a, k) => a + k.ms, 0);
+        this.kernelMs = this.kernels.map((_, j) => ms(2 * j));
+        return this.kernelMs.reduce((a, x) => a + x, 0);
       }
       return undefined;
     } finally {

@@ -1,4 +1,5 @@
-import { forwardAblation, forwardLayout, forwardOptions, forwardSmem, type ForwardOptions, type ForwardTiles } from './wgsl-forward.js';
+import { ValidationError } from '@flashattn/core';
+import { FORWARD_BOOL_OPTIONS, forwardAblation, forwardLayout, forwardOptions, forwardSmem, type ForwardOptions, type ForwardTiles } from './wgsl-forward.js';
 import { dkvDefaultRk, dkvLayout, dkvSmem, dqLayout, dqSmem, type BackwardTiles } from './wgsl-backward.js';
 
 /** What tile choice depends on: head dims and the adapter's workgroup limits. */
@@ -25,8 +26,30 @@ export interface TileOverride {
 }
 type BackwardUnroll = boolean | number | 'scores' | 'sums';
 
-const unrollOpt = (u: unknown): { unroll?: BackwardUnroll } =>
-  u === true || u === 'scores' || u === 'sums' || (typeof u === 'number' && Number.isInteger(u) && u > 1 && u <= 64) ? { unroll: u } : {};
+const isSteps = (u: unknown) => typeof u === 'number' && Number.isInteger(u) && u > 1 && u <= 64;
+const unrollOpt = (u: unknown): { unroll?: BackwardUnroll } => (u === true || u === 'scores' || u === 'sums' || isSteps(u) ? { unroll: u as BackwardUnroll } : {});
+
+/**
+ * The code-option blocks of an override (`fwdOpts`, `bwdOpts`), checked key by key: a misspelt option or value is a
+ * ValidationError naming it (`<source>.bwdOpts.dqUnroll`) instead of a silently different kernel.
+ */
+export function checkTileOptions(ov: TileOverride, source: string): void {
+  const check = (block: 'fwdOpts' | 'bwdOpts', ok: Record<string, [(v: unknown) => boolean, string]>) => {
+    const o: unknown = ov[block];
+    if (o === undefined) return;
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new ValidationError(`${source}.${block}`, 'an object of options', o);
+    for (const [k, v] of Object.entries(o)) {
+      const rule = ok[k];
+      if (!rule) throw new ValidationError(`${source}.${block}.${k}`, `one of the options ${Object.keys(ok).join(', ')}`, k);
+      if (!rule[0](v)) throw new ValidationError(`${source}.${block}.${k}`, rule[1], v);
+    }
+  };
+  const bool: [(v: unknown) => boolean, string] = [(v) => typeof v === 'boolean', 'true or false'];
+  const steps: [(v: unknown) => boolean, string] = [(v) => typeof v === 'boolean' || isSteps(v), 'true, false or an integer of steps in 2..64'];
+  check('fwdOpts', { ...Object.fromEntries(FORWARD_BOOL_OPTIONS.map((k) => [k, bool])), unroll: steps });
+  const bwd: [(v: unknown) => boolean, string] = [(v) => steps[0](v) || v === 'scores' || v === 'sums', `${steps[1]}, 'scores' or 'sums'`];
+  check('bwdOpts', { dkvUnroll: bwd, dqUnroll: bwd });
+}
 
 const SIZES = [64, 32, 16, 8];
 const MICRO = [8, 4, 2, 1];
@@ -151,9 +174,24 @@ const PREFERRED_DQ: readonly { maxD: number; tiles: readonly NonNullable<TileOve
   { maxD: 128, tiles: [[32, 16, 2, 2, false, 1], [16, 32, 2, 2, false, 1], [16, 16, 2, 2, false, 1]], unroll: 'scores' },
 ];
 
-/** An explicit bwdOpts unroll, else the table's where its first (measured) tile was chosen, on a GPU. */
-function backwardUnroll(key: 'dkvUnroll' | 'dqUnroll', lim: TileLimits, ov: TileOverride | undefined, preferred: BackwardUnroll | undefined): { unroll?: BackwardUnroll } {
-  return unrollOpt(ov?.bwdOpts && key in ov.bwdOpts ? ov.bwdOpts[key] : lim.cpu ? undefined : preferred);
+/** The unroll setting: an explicit bwdOpts one, else (on a GPU) the table's, given only where its first (measured) tile was chosen. */
+const backwardUnroll = (key: 'dkvUnroll' | 'dqUnroll', lim: TileLimits, ov: TileOverride | undefined) => (preferred: BackwardUnroll | undefined) =>
+  unrollOpt(ov?.bwdOpts && key in ov.bwdOpts ? ov.bwdOpts[key] : lim.cpu ? undefined : preferred);
+
+/** The override tuple if it fits, else the first preferred tile that fits, else the scored search; with its unroll setting. */
+function chooseBackward<O>(
+  override: O | undefined,
+  table: readonly { maxD: number; tiles: readonly O[]; unroll?: BackwardUnroll }[],
+  maxD: number,
+  one: (o: O | undefined, onlyOverride: boolean) => BackwardTiles | null,
+  unroll: (preferred: BackwardUnroll | undefined) => { unroll?: BackwardUnroll },
+): BackwardTiles | null {
+  let t = override ? one(override, true) : null;
+  const pref = t ? undefined : table.find((x) => maxD <= x.maxD);
+  let first = false;
+  for (const [i, cand] of (pref?.tiles ?? []).entries()) if (!t && (t = one(cand, true))) first = i === 0;
+  t ??= one(undefined, false);
+  return t && { ...t, ...unroll(first ? pref?.unroll : undefined) };
 }
 
 const pfLevel = (x: boolean | number | undefined) => (x === undefined ? 1 : Number(x));
@@ -169,13 +207,7 @@ export function chooseDkvTiles(d: number, dv: number, lim: TileLimits, ov?: Tile
     }, o && [o[0], o[1], o[2], o[3], o[4]], onlyOverride);
     return t && with_(t);
   };
-  let t: BackwardTiles | null = null;
-  if (ov?.dkv) t = one(ov.dkv, true);
-  const pref = PREFERRED_DKV.find((x) => Math.max(d, dv) <= x.maxD);
-  let preferred = false;
-  for (const [i, cand] of (pref?.tiles ?? []).entries()) if (!t && (t = one(cand, true))) preferred = i === 0;
-  t ??= one(undefined, false);
-  return t && { ...t, ...backwardUnroll('dkvUnroll', lim, ov, preferred ? pref?.unroll : undefined) };
+  return chooseBackward(ov?.dkv, PREFERRED_DKV, Math.max(d, dv), one, backwardUnroll('dkvUnroll', lim, ov));
 }
 
 export function chooseDqTiles(d: number, dv: number, lim: TileLimits, ov?: TileOverride): BackwardTiles | null {
@@ -187,11 +219,5 @@ export function chooseDqTiles(d: number, dv: number, lim: TileLimits, ov?: TileO
     }, o && [o[0], o[1], o[2], o[3], o[4]], onlyOverride);
     return t && { ...t, prefetch: pfLevel(o?.[5]) };
   };
-  let t: BackwardTiles | null = null;
-  if (ov?.dq) t = one(ov.dq, true);
-  const pref = PREFERRED_DQ.find((x) => Math.max(d, dv) <= x.maxD);
-  let preferred = false;
-  for (const [i, cand] of (pref?.tiles ?? []).entries()) if (!t && (t = one(cand, true))) preferred = i === 0;
-  t ??= one(undefined, false);
-  return t && { ...t, ...backwardUnroll('dqUnroll', lim, ov, preferred ? pref?.unroll : undefined) };
+  return chooseBackward(ov?.dq, PREFERRED_DQ, Math.max(d, dv), one, backwardUnroll('dqUnroll', lim, ov));
 }

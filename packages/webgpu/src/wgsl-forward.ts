@@ -1,5 +1,5 @@
 import type { DType } from '@flashattn/core';
-import { loopN, prefetchTile, prefetchVars, storePrefetched, queryTilePrologue, exp2Fn, groupReduceShuffle, maxChain, loaders, loadTile, oddStride, paramStruct, rep, scoreFns, storer, storageType, windowCode } from './wgsl-common.js';
+import { ix, loopN, prefetchTile, prefetchVars, storePrefetched, queryTilePrologue, exp2Fn, groupReduceShuffle, maxChain, loaders, loadTile, oddStride, paramStruct, rep, scoreFns, storer, storageType, windowCode } from './wgsl-common.js';
 
 /** Forward tile shape: BM query rows per workgroup, BN keys per step, TM x TN scores per thread. */
 export interface ForwardTiles {
@@ -42,13 +42,13 @@ export interface ForwardTiles {
   readonly ablate?: ForwardAblation;
 }
 
-const BOOL_OPTIONS = ['fma', 'fexp', 'dbuf', 'stagger', 'imask', 'addr', 'pvfma'] as const;
-export type ForwardOptions = { -readonly [K in (typeof BOOL_OPTIONS)[number]]?: boolean } & { unroll?: boolean | number };
+export const FORWARD_BOOL_OPTIONS = ['fma', 'fexp', 'dbuf', 'stagger', 'imask', 'addr', 'pvfma'] as const;
+export type ForwardOptions = { -readonly [K in (typeof FORWARD_BOOL_OPTIONS)[number]]?: boolean } & { unroll?: boolean | number };
 
 /** The options that are set, and nothing else (the override comes from JSON in an environment variable). */
 export function forwardOptions(o?: ForwardOptions): ForwardOptions {
   const r: ForwardOptions = {};
-  for (const k of BOOL_OPTIONS) if (o?.[k] === true) r[k] = true;
+  for (const k of FORWARD_BOOL_OPTIONS) if (o?.[k] === true) r[k] = true;
   const u = o?.unroll;
   if (u === true || (typeof u === 'number' && Number.isInteger(u) && u > 1 && u <= 64)) r.unroll = u;
   return r;
@@ -182,8 +182,8 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
     }`
     : firstOnly(loadV('kb'));
   // PV over four keys per step (j4: the loop variable or an expression, or a constant when unrolled).
-  const pvStep = (j4: string | number) => `${rep(tm, (i) => `let p${i} = ps[r${i} * ${bn4}u + ${typeof j4 === 'number' ? `${j4}u` : j4}];`, ' ')}
-      ${rep(4, (jj) => `${rep(oc, (c) => `let w${jj}_${c} = ${vs}[${vo}${ab === 'nopw' ? `${g * c}u + tx` : typeof j4 === 'number' ? `${(j4 * 4 + jj) * sv + g * c}u + tx` : `(${j4 === 'j4' ? j4 : `(${j4})`} * 4u + ${jj}u) * ${sv}u + tx + ${g * c}u`}];`, ' ')}
+  const pvStep = (j4: string | number) => `${rep(tm, (i) => `let p${i} = ps[r${i} * ${bn4}u + ${ix(j4)}];`, ' ')}
+      ${rep(4, (jj) => `${rep(oc, (c) => `let w${jj}_${c} = ${vs}[${vo}${ab === 'nopw' ? `${g * c}u + tx` : typeof j4 === 'number' ? `${(j4 * 4 + jj) * sv + g * c}u + tx` : `(${ix(j4)} * 4u + ${jj}u) * ${sv}u + tx + ${g * c}u`}];`, ' ')}
       ${rep(tm * oc, (x) => {
         const o = `o${Math.floor(x / oc)}_${x % oc}`, p = `p${Math.floor(x / oc)}[${jj}]`, w = `w${jj}_${x % oc}`;
         return t.fma || t.pvfma ? `${o} = fma(vec4<f32>(${p}), ${w}, ${o});` : `${o} += ${p} * ${w};`;
@@ -197,7 +197,7 @@ export function forwardWGSL(s: ForwardShape, t: ForwardTiles, stats = false): st
     : '';
   // QKᵀ over one vec4 of d (k: the loop variable, or a constant when unrolled).
   const qkStep = (k: string | number) => {
-    const kk = typeof k === 'number' ? `${k}u` : k;
+    const kk = ix(k);
     return `${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + ${ab === 'noqa' ? '0u' : kk}];`, ' ')}
       ${rep(tn, (j) => `let b${j} = ks[${ko}(tx + ${g * j}u) * ${sk}u + ${ab === 'noqb' ? '0u' : kk}];`, ' ')}
       ${rep(tm * tn, (x) => {

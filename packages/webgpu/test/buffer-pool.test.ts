@@ -89,6 +89,27 @@ describe('pool size and tile override settings', () => {
     vi.stubEnv('FLASHATTN_WEBGPU_TILES', '{"fwd":[48,32,3,2,false]}');
     expect(() => createWebGPUBackend()).not.toThrow();
   });
+
+  it('rejects a misspelt code option or value of an override, naming it', () => {
+    const cases: [string, string, unknown][] = [
+      ['{"bwdOpts":{"dqUnroll":"score"}}', 'FLASHATTN_WEBGPU_TILES.bwdOpts.dqUnroll', 'score'],
+      ['{"bwdOpts":{"dkvUnrol":true}}', 'FLASHATTN_WEBGPU_TILES.bwdOpts.dkvUnrol', 'dkvUnrol'],
+      ['{"bwdOpts":{"dkvUnroll":1}}', 'FLASHATTN_WEBGPU_TILES.bwdOpts.dkvUnroll', 1],
+      ['{"fwdOpts":{"pvfma":"yes"}}', 'FLASHATTN_WEBGPU_TILES.fwdOpts.pvfma', 'yes'],
+      ['{"fwdOpts":[true]}', 'FLASHATTN_WEBGPU_TILES.fwdOpts', [true]],
+    ];
+    for (const [env, field, got] of cases) {
+      vi.stubEnv('FLASHATTN_WEBGPU_TILES', env);
+      const e = catchIt(() => createWebGPUBackend());
+      expect(e, env).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).field).toBe(field);
+      expect((e as ValidationError).got).toEqual(got);
+    }
+    const e = catchIt(() => createWebGPUBackend({ tiles: { bwdOpts: { dqUnroll: 65 } } }));
+    expect((e as ValidationError).field).toBe('tiles.bwdOpts.dqUnroll');
+    vi.stubEnv('FLASHATTN_WEBGPU_TILES', '{"fwdOpts":{"fexp":true,"unroll":4},"bwdOpts":{"dkvUnroll":"scores","dqUnroll":false}}');
+    expect(() => createWebGPUBackend()).not.toThrow();
+  });
 });
 
 function catchIt(f: () => unknown): unknown {

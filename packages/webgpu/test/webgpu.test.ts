@@ -6,6 +6,7 @@ import { referenceOracle } from '@flashattn/reference';
 import { createWebGPUBackend } from '../src/index.js';
 import { WebGPUTensor } from '../src/device-tensor.js';
 import { withF32AccumulatingNaive } from '../scripts/f32-naive.js';
+import { savedStatsCheck } from '../scripts/saved-stats-check.js';
 
 // f32 cases: the baseline is a naive f32 computation that accumulates in f32 (see scripts/f32-naive.ts).
 const oracle = withF32AccumulatingNaive(referenceOracle);
@@ -96,32 +97,25 @@ gpu('webgpu device tensors and errors', () => {
 
   it('an f32 backward on the forward\'s own LSE tensor skips the stats pass, with the same gradients bit for bit', async () => {
     const spec: CaseSpec = { batch: 2, seqlenQ: 45, seqlenK: 61, nheadsQ: 4, nheadsKV: 2, headDim: 64, dtype: 'f32', causal: true, softcap: 15, backward: true, seed: 11 };
-    const cb = generateCase(spec);
-    const pb = makeProblem({ ...spec, returnLse: true });
+    const r = await savedStatsCheck(backend, spec);
+    expect(r.saved).toEqual(['rowstats', 'dkv', 'dq']);
+    expect(r.recompute).toEqual(['rowstats', 'stats', 'dkv', 'dq']);
+    for (const g of [r.dq, r.dk, r.dv]) expect(g).toMatchObject({ differing: 0, nonFinite: 0 });
+  }, T);
+
+  it('saved statistics serve only their own problem and go with their LSE tensor', async () => {
     const ops = backend.device!;
     const e = await backend.engine();
-    const up = (x: Float32Array) => ops.upload(x, 'f32');
-    const [q, k, v, dout] = [await up(cb.q as Float32Array), await up(cb.k as Float32Array), await up(cb.v as Float32Array), await up(cb.dout as Float32Array)];
-    const r = await ops.forwardDevice(pb, q, k, v);
-    const grads = async (lse: typeof r.lse, p = pb) => {
-      const g = await ops.backwardDevice(p, { q, k, v, out: r.out, dout, lse: lse! });
-      const kernels = e.lastKernels;
-      const h = [await ops.download(g.dq), await ops.download(g.dk), await ops.download(g.dv)].map((a) => Array.from(a as Float32Array));
-      for (const x of [g.dq, g.dk, g.dv]) x.dispose();
-      return { kernels, h };
-    };
-    const saved = await grads(r.lse);
-    const copy = await up((await ops.download(r.lse!)) as Float32Array);
-    const fresh = await grads(copy);
-    expect(saved.kernels).toEqual(['rowstats', 'dkv', 'dq']);
-    expect(fresh.kernels).toEqual(['rowstats', 'stats', 'dkv', 'dq']);
-    for (let i = 0; i < 3; i++) expect(saved.h[i]!.every((x) => Number.isFinite(x))).toBe(true);
-    expect(saved.h).toEqual(fresh.h);
-    // Another scale: the saved statistics are not those of this problem, so the stats pass runs.
-    expect((await grads(r.lse, makeProblem({ ...spec, scale: 0.1, returnLse: true }))).kernels).toContain('stats');
+    // dout: any tensor of out's shape (d = dv here); this test is about which kernels run.
+    const [q, k, v, dout] = [await ops.upload(c.q, 'f32'), await ops.upload(c.k, 'f32'), await ops.upload(c.v, 'f32'), await ops.upload(c.q, 'f32')];
+    const r = await ops.forwardDevice(p, q, k, v);
+    expect((r.lse as WebGPUTensor).rowStats).toBeDefined();
+    // Another scale: these statistics are not that problem's, so the stats pass runs.
+    const g = await ops.backwardDevice(makeProblem({ batch: 1, seqlenQ: 37, seqlenK: 53, nheadsQ: 2, nheadsKV: 1, headDim: 64, scale: 0.1, returnLse: true }), { q, k, v, out: r.out, dout, lse: r.lse! });
+    expect(e.lastKernels).toContain('stats');
     r.lse!.dispose();
     expect((r.lse as WebGPUTensor).rowStats).toBeUndefined();
-    for (const t of [q, k, v, dout, r.out, copy]) t.dispose();
+    for (const t of [q, k, v, dout, r.out, g.dq, g.dk, g.dv]) t.dispose();
   }, T);
 
   it('bad inputs are typed errors naming the field', async () => {
