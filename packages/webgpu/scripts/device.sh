@@ -11,6 +11,9 @@
 #   oldbench       the same with out/device/webgpu/run-old.js when present (a bundle of the previous kernels)
 #   grid:S:W       the CLI's full conformance grid through scripts/device/run.sh (W workers, none started after S s)
 #   savedstats     f32 backward with the forward's saved row statistics against the stats pass: gradients bit for bit
+#   fused          the int8 tensor-core fused-forward probe (scripts/fused-mma-probe.ts): FUSED_RUNS is a ';'-separated
+#                  list of its argument lists (d n heads SL:RBW:SPLIT...)
+#   fusedf16       the same for the f16 tensor-core probe (scripts/fused-f16-probe.ts: d n heads RBW[:flags]...)
 #   probe          what one call's pieces cost alone (scripts/overhead-probe.ts: completion wait, error scopes, buffer allocation)
 #   torch          PyTorch f32 SDPA (memory-efficient) on the same shapes (scripts/torch-sdpa-f32.py), the yardstick
 #   bench          `flashattn bench --backends webgpu`, f32, d64/d128, seqlens 1k-16k, causal and not (wall time)
@@ -35,6 +38,12 @@ for step in "$@"; do
     gpubench|gpubench:*) BWD_STATS=${step#gpubench}; BWD_STATS=${BWD_STATS#:} OUT=$W BENCH_F16=0 BENCH_SEQS=${GPU_SEQS:-$SEQS} BENCH_S=${GPUBENCH_S:-80} timeout $((${GPUBENCH_S:-80} + 20)) node $D/webgpu/run.js bench 2>&1 | quiet > $W/$step.log ;;
     oldbench) [ -f $D/webgpu/run-old.js ] && OUT=$W/old BENCH_SEQS=${GPU_SEQS:-$SEQS} BENCH_S=${OLDBENCH_S:-60} timeout 80 node $D/webgpu/run-old.js bench 2>&1 | quiet > $W/oldbench.log ;;
     savedstats) OUT=$W timeout ${SAVED_S:-120} node $D/webgpu/run.js savedstats 2>&1 | quiet > $W/savedstats.log ;;
+    fused)
+      IFS=';' read -ra runs <<<"${FUSED_RUNS:-128 4096 64 4:2:2 3:2:2;64 4096 128 4:2:2 3:2:2}"
+      for a in "${runs[@]}"; do timeout ${FUSED_S:-150} node $D/webgpu/fused.js $a 2>> $W/fused.err | grep '^{' >> $W/fused.jsonl; done ;;
+    fusedf16)
+      IFS=';' read -ra runs <<<"${FUSED_RUNS:-128 4096 64 4 8;64 4096 128 4 8}"
+      for a in "${runs[@]}"; do timeout ${FUSED_S:-150} node $D/webgpu/fusedf16.js $a 2>> $W/fusedf16.err | grep '^{' >> $W/fusedf16.jsonl; done ;;
     probe) timeout 120 node $D/webgpu/probe.js > $W/probe.jsonl 2> $W/probe.err ;;
     torch) timeout ${TORCH_S:-60} python3 $D/webgpu/torch-sdpa-f32.py ${TORCH_SEQS:-1024,4096,16384} > $W/torch.jsonl 2> $W/torch.err ;;
     grid:*) IFS=: read -r _ dl wk <<<"$step"; bash $D/run.sh webgpu "$dl" "$wk" > $W/grid.log 2>&1 ;;

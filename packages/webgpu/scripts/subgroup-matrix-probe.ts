@@ -8,7 +8,9 @@ import { create, globals } from 'webgpu';
 
 Object.assign(globalThis, globals);
 const out = (o: unknown) => console.log(JSON.stringify(o));
-const gpu = create(['enable-dawn-features=allow_unsafe_apis']);
+// DAWN_TOGGLES: more Dawn toggles beside allow_unsafe_apis, e.g. vulkan_enable_f16_on_nvidia (Dawn keeps shader-f16
+// off on NVIDIA's Vulkan driver unless told: crbug.com/tint/2164), which also brings the f16 matrix configurations.
+const gpu = create([`enable-dawn-features=${['allow_unsafe_apis', ...(process.env.DAWN_TOGGLES ?? '').split(',').filter((t) => t)].join(',')}`]);
 const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
 if (!adapter) { out({ error: 'no adapter' }); process.exit(1); }
 const feats = [...adapter.features].sort();
@@ -16,10 +18,11 @@ const info = adapter.info as unknown as Record<string, unknown>;
 type Config = { componentType: string; resultComponentType: string; M: number; N: number; K: number };
 // Dawn's config objects expose their fields as getters: copied into plain objects for JSON.
 const configs = ((info.subgroupMatrixConfigs ?? []) as Config[]).map((c): Config => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }));
-out({ adapter: `${info.vendor} ${info.architecture} ${info.device} ${info.description}`, subgroupMatrix: feats.includes('chromium-experimental-subgroup-matrix'), infoKeys: Object.keys(info), configs });
+out({ adapter: `${info.vendor} ${info.architecture} ${info.device} ${info.description}`, toggles: process.env.DAWN_TOGGLES ?? '', shaderF16: feats.includes('shader-f16'), subgroupMatrix: feats.includes('chromium-experimental-subgroup-matrix'), infoKeys: Object.keys(info), configs });
 if (!feats.includes('chromium-experimental-subgroup-matrix')) process.exit(0);
 
-const device = await adapter.requestDevice({ requiredFeatures: ['chromium-experimental-subgroup-matrix', 'subgroups', 'timestamp-query'] as GPUFeatureName[] });
+const device = await adapter.requestDevice({ requiredFeatures: ['chromium-experimental-subgroup-matrix', 'subgroups', 'timestamp-query', ...(feats.includes('shader-f16') ? ['shader-f16'] : [])] as GPUFeatureName[] });
+(globalThis as Record<string, unknown>).__keepDawn = [gpu, adapter]; // Dawn stops delivering events once collected
 device.addEventListener('uncapturederror', (e) => out({ uncaptured: String((e as GPUUncapturedErrorEvent).error.message) }));
 const WGSL_T: Record<string, string> = { i8: 'i8', u8: 'u8', f16: 'f16', f32: 'f32', i32: 'i32', u32: 'u32' };
 const STORE_T: Record<string, string> = { i32: 'i32', u32: 'u32', f32: 'f32', f16: 'f16' };
@@ -56,7 +59,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     const ci = await module.getCompilationInfo();
     const errs = ci.messages.filter((m) => m.type === 'error').map((m) => m.message);
     if (errs.length) { await device.popErrorScope(); out({ config: c, compileErrors: errs }); continue; }
-    const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    // Synchronous: Dawn 0.6.2's async creation aborted the process on larger subgroup-matrix kernels.
+    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
     const subgroups = (groups * WG) / SGS;
     const bytes = groups * 2 * c.M * c.N * 4;
     const buf = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE });

@@ -140,6 +140,11 @@ async function main(): Promise<number> {
     if (adapter.features.has('subgroups' as GPUFeatureName)) features.push('subgroups' as GPUFeatureName);
     else say('warning: the WGSL enables subgroups but the adapter has no `subgroups` feature (compilation will fail)');
   }
+  if (/^\s*enable\s+[^;]*\bchromium_experimental_subgroup_matrix\b/m.test(code)) {
+    // Needs create() flag enable-dawn-features=allow_unsafe_apis (DAWN_DUMP_FLAGS).
+    if (adapter.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName)) features.push('chromium-experimental-subgroup-matrix' as GPUFeatureName);
+    else say('warning: the WGSL enables subgroup matrices but the adapter has none (allow_unsafe_apis in DAWN_DUMP_FLAGS?)');
+  }
   if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
   const desc = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'unknown adapter';
   say(`adapter: ${desc}; subgroups ${info?.subgroupMinSize ?? '?'}-${info?.subgroupMaxSize ?? '?'}; flags ${JSON.stringify(flags)}; features ${JSON.stringify(features)}; limits ${JSON.stringify(requiredLimits)}`);
@@ -165,7 +170,8 @@ async function main(): Promise<number> {
   for (const m of ci.messages) say(`${m.type} ${m.lineNum}:${m.linePos}: ${m.message}`);
   let pipelineError = '';
   try {
-    await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint } });
+    // Synchronous: Dawn 0.6.2's async creation aborted the process on the subgroup-matrix kernels (2026-11-22).
+    device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint } });
   } catch (e) {
     pipelineError = (e as Error)?.message ?? String(e);
   }
