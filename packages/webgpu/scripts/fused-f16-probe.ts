@@ -88,7 +88,7 @@ const randn = (n: number) => {
 // FUSED_WGSL_ONLY=DIR: write each configuration's WGSL there and stop (no GPU).
 if (process.env.FUSED_WGSL_ONLY) {
   const { writeFileSync } = await import('node:fs');
-  for (const [C, FL] of CONFIGS) writeFileSync(`${process.env.FUSED_WGSL_ONLY}/fusedf16-${D}-${C}${FL ? `-${FL}` : ''}.wgsl`, C.startsWith('h') ? genHybrid(Number(C.slice(1)), FL) : gen(Number(C), FL));
+  for (const [C, FL] of CONFIGS) writeFileSync(`${process.env.FUSED_WGSL_ONLY}/fusedf16-${D}-${C}${FL ? `-${FL}` : ''}.wgsl`, C.startsWith('p') ? genPipe(Number(C.slice(1)), FL) : C.startsWith('h') ? genHybrid(Number(C.slice(1)), FL) : gen(Number(C), FL));
   process.exit(0);
 }
 const q = randn(N * D), k = randn(N * D), v = randn(N * D);
@@ -138,11 +138,12 @@ for (const [C, FL] of CONFIGS) {
 process.exit(0);
 
 async function runConfig(C: string, FL: string) {
-  const hybrid = C.startsWith('h');
-  const RBW = Number(hybrid ? C.slice(1) : C);
-  const cfg = { probe: hybrid ? 'hybrid-f16' : 'fused-f16', flags: FL, d: D, n: N, heads: H, rowBlocks: RBW, threads: hybrid ? 256 : 32 * RBW };
-  const code = hybrid ? genHybrid(RBW, FL) : gen(RBW, FL);
-  const binds = hybrid ? [0, 1, 3, 4, 8] : [0, 1, 2, 3, 4, 5, 6];
+  const hybrid = C.startsWith('h'), pipe = C.startsWith('p');
+  const RBW = Number(hybrid || pipe ? C.slice(1) : C); // pipe: rows per workgroup
+  const cfg = { probe: pipe ? 'pipelined-hybrid-f16' : hybrid ? 'hybrid-f16' : 'fused-f16', flags: FL, d: D, n: N, heads: H, rowBlocks: pipe ? RBW / 16 : RBW, threads: hybrid || pipe ? 256 : 32 * RBW };
+  const code = pipe ? genPipe(RBW, FL) : hybrid ? genHybrid(RBW, FL) : gen(RBW, FL);
+  const binds = hybrid || pipe ? [0, 1, 3, 4, 8] : [0, 1, 2, 3, 4, 5, 6];
+  const rowsPerGroup = pipe ? RBW : 16 * RBW;
   if (process.env.FUSED_WGSL_DIR) { (await import('node:fs')).writeFileSync(`${process.env.FUSED_WGSL_DIR}/fusedf16-${D}-${C}${FL ? `-${FL}` : ''}.wgsl`, code); }
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ code });
@@ -166,7 +167,7 @@ async function runConfig(C: string, FL: string) {
   for (let it = 0; it < 6 || performance.now() - t0 < 1500; it++) {
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass({ timestampWrites: { querySet: qset, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
-    pass.setPipeline(pipeline); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(N / (16 * RBW), H); pass.end();
+    pass.setPipeline(pipeline); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(N / rowsPerGroup, H); pass.end();
     enc.resolveQuerySet(qset, 0, 2, res, 0);
     enc.copyBufferToBuffer(res, 0, rd, 0, 16);
     enc.copyBufferToBuffer(Ob, 0, rd, 16, CHECK * 4);
@@ -316,7 +317,8 @@ ${stage('vb', 'VS')}
  * The hybrid kernel: 256 threads, RB row blocks of 16 query rows (RB in 2, 4, 8). S = QKᵀ for each 16 x 16 block on
  * the tensor cores (Q's hi/lo matrices held by the subgroup that owns the block's rows; K's hi/lo staged as f16),
  * stored to workgroup memory; the online softmax (running max, rescale) and P·V on the f32 units, exactly as the
- * SIMT forward does them (V staged as f32, P read back, O in registers with fma). Flags: Q no S MMAs (timing only).
+ * SIMT forward does them (V staged as f32, P read back, O in registers with fma). Flags (timing only): Q no S MMAs,
+ * 1 S from hi·hi alone (a third of the MMAs and half the fragment loads).
  */
 function genHybrid(RB: number, FL = ''): string {
   const has = (c: string) => FL.includes(c);
@@ -328,7 +330,9 @@ function genHybrid(RB: number, FL = ''): string {
   // Which S blocks (rb, nb) a subgroup computes.
   const blocks = RB <= 4 ? [{ rb: 'sg / 2u', nbs: ['sg % 2u'], active: `sg < ${W(2 * RB)}` }] : [{ rb: 'sg', nbs: ['0u', '1u'], active: 'true' }];
   const b = blocks[0]!;
-  const mma3 = (acc: string, c: number) => `{ let bh = subgroupMatrixLoad<${R}>(&kb, nb * ${W(16 * D)} + ${W(c * 16)}, true, ${W(D)}); let bl = subgroupMatrixLoad<${R}>(&kb, ${W(BK * D)} + nb * ${W(16 * D)} + ${W(c * 16)}, true, ${W(D)}); ${acc} = subgroupMatrixMultiplyAccumulate(ql${c}, bh, ${acc}); ${acc} = subgroupMatrixMultiplyAccumulate(qh${c}, bl, ${acc}); ${acc} = subgroupMatrixMultiplyAccumulate(qh${c}, bh, ${acc}); }`;
+  const mma3 = (acc: string, c: number) => has('1')
+    ? `{ let bh = subgroupMatrixLoad<${R}>(&kb, nb * ${W(16 * D)} + ${W(c * 16)}, true, ${W(D)}); ${acc} = subgroupMatrixMultiplyAccumulate(qh${c}, bh, ${acc}); }`
+    : `{ let bh = subgroupMatrixLoad<${R}>(&kb, nb * ${W(16 * D)} + ${W(c * 16)}, true, ${W(D)}); let bl = subgroupMatrixLoad<${R}>(&kb, ${W(BK * D)} + nb * ${W(16 * D)} + ${W(c * 16)}, true, ${W(D)}); ${acc} = subgroupMatrixMultiplyAccumulate(ql${c}, bh, ${acc}); ${acc} = subgroupMatrixMultiplyAccumulate(qh${c}, bl, ${acc}); ${acc} = subgroupMatrixMultiplyAccumulate(qh${c}, bh, ${acc}); }`;
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -401,6 +405,129 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   ${range(Math.log2(TPR)).map((i) => `lt = lt + subgroupShuffleXor(lt, ${W(1 << i)});`).join(' ')}
   workgroupBarrier();
   if (sq == 0u) { red[srow] = lt; }
+  workgroupBarrier();
+  ${range(TMO).map((i) => `{
+    let row = rg + ${W(RG * i)}; let inv = 1.0 / red[row];
+    let base = (head * ${W(N)} + m0 + row) * ${W(D)};
+    let a = oa${i} * inv; let bq = ob${i} * inv;
+    O[base + cg * 4u] = a.x; O[base + cg * 4u + 1u] = a.y; O[base + cg * 4u + 2u] = a.z; O[base + cg * 4u + 3u] = a.w;
+    O[base + (cg + ${W(CG)}) * 4u] = bq.x; O[base + (cg + ${W(CG)}) * 4u + 1u] = bq.y; O[base + (cg + ${W(CG)}) * 4u + 2u] = bq.z; O[base + (cg + ${W(CG)}) * 4u + 3u] = bq.w;
+  }`).join('\n  ')}
+}`;
+}
+
+/**
+ * The pipelined hybrid ('p' configurations, pBM = rows per workgroup, 48 or 64): as the hybrid, but S of the next key
+ * tile is computed on the tensor cores in the same barrier interval as P·V of the current one on the f32 units (so
+ * the two can overlap), with the next tiles' K (hi/lo) and V prefetched into registers: two barriers per key tile.
+ *   A(j): O *= alpha(j); P·V(j) [ps, vb]; S(j+1) [kb] -> ss; registers <- K(j+2), V(j+1)
+ *   B(j): kb <- K(j+2); vb <- V(j+1); softmax(j+1) [ss -> ps, alpha -> red]
+ * Flags: o issue S(j+1)'s MMAs before P·V(j) and store S after it (else P·V first); Q no S MMAs (timing only).
+ */
+function genPipe(BM: number, FL = ''): string {
+  const has = (c: string) => FL.includes(c);
+  const KD = D / 16, NBK = BK / 16, RBN = BM / 16, SB = RBN * NBK; // S blocks (one per subgroup)
+  const TPR = 4, KPT = BK / TPR; // softmax: 4 threads per row, threads t < BM * 4
+  const CG = D / 8, RG = 256 / CG, TMO = BM / RG;
+  const V4 = D / 4, BK4 = BK / 4;
+  const NKH = Math.ceil((2 * BK * D) / 4 / 256), NV = Math.ceil((BK * V4) / 256);
+  if (SB > 8 || TMO * RG !== BM || BM * TPR > 256) throw new Error(`pipe: BM ${BM} does not fit d ${D}`);
+  // K rows in workgroup memory: padded by 8 halves (16 bytes) with the k flag, so that the 16 key rows a fragment
+  // load reads start in different banks (a row of 128 halves is a multiple of the 128-byte bank cycle).
+  const KS_ = has('k') ? D + 8 : D;
+  const L = 'subgroup_matrix_left<f16, 16, 16>', R = 'subgroup_matrix_right<f16, 16, 16>', C = 'subgroup_matrix_result<f32, 16, 16>';
+  const loadK = (kt: string) => range(NKH).map((e) => `{ let i = t + ${W(256 * e)}; if (i < ${W((2 * BK * D) / 4)}) { let pl = i / ${W((BK * D) / 4)}; rk${e} = KS[(hb + pl * ${W(N * D)} + (${kt}) * ${W(D)}) / 4u + i - pl * ${W((BK * D) / 4)}]; } }`).join(' ');
+  const loadV = (vt: string) => range(NV).map((e) => `{ let i = t + ${W(256 * e)}; if (i < ${W(BK * V4)}) { rv${e} = VF[(vb0 + (${vt}) * ${W(D)}) / 4u + i]; } }`).join(' ');
+  const storeK = range(NKH).map((e) => `{ let i = t + ${W(256 * e)}; if (i < ${W((2 * BK * D) / 4)}) { let pl = i / ${W((BK * D) / 4)}; let w = i - pl * ${W((BK * D) / 4)}; let a = pl * ${W(BK * KS_)} + (w / ${W(D / 4)}) * ${W(KS_)} + (w % ${W(D / 4)}) * 4u; kb[a] = rk${e}.x; kb[a + 1u] = rk${e}.y; kb[a + 2u] = rk${e}.z; kb[a + 3u] = rk${e}.w; } }`).join(' ');
+  const storeV = range(NV).map((e) => `{ let i = t + ${W(256 * e)}; if (i < ${W(BK * V4)}) { vb[i] = rv${e}; } }`).join(' ');
+  const sCompute = `if (sg < ${W(SB)}) {
+      ${has('Q') ? '' : range(KD).map((cc) => `{ let bh = subgroupMatrixLoad<${R}>(&kb, nb * ${W(16 * KS_)} + ${W(cc * 16)}, true, ${W(KS_)}); let bl = subgroupMatrixLoad<${R}>(&kb, ${W(BK * KS_)} + nb * ${W(16 * KS_)} + ${W(cc * 16)}, true, ${W(KS_)}); c = subgroupMatrixMultiplyAccumulate(ql${cc}, bh, c); c = subgroupMatrixMultiplyAccumulate(qh${cc}, bl, c); c = subgroupMatrixMultiplyAccumulate(qh${cc}, bh, c); }`).join('\n      ')}
+    }`;
+  const sStore = `if (sg < ${W(SB)}) { subgroupMatrixStore(&ss, rb * ${W(16 * BK)} + nb * 16u, c, false, ${W(BK)}); }`;
+  const sMMA = `{ c = ${C}(); ${sCompute} ${sStore} }`;
+  const softmax = (kt: string) => `{
+      ${range(KPT).map((j) => `let k${j} = sq * ${W(KPT)} + ((${W(j)} + srow) % ${W(KPT)}); let s${j} = ss[srow * ${W(BK)} + k${j}] * (EK[(${kt}) + k${j}] * sscale);`).join('\n      ')}
+      var mt = max(${range(KPT).map((j) => `s${j}`).reduce((a, x) => `max(${a}, ${x})`)}, mrun);
+      mt = max(mt, subgroupShuffleXor(mt, 1u)); mt = max(mt, subgroupShuffleXor(mt, 2u));
+      let alpha = exp2(mrun - mt);
+      mrun = mt;
+      var psum = 0.0;
+      if (sact) {
+        ${range(KPT).map((j) => `{ let p = exp2(s${j} - mt); psum = psum + p; let pi = srow * ${W(BK)} + k${j}; ps[pi >> 2u][pi & 3u] = p; }`).join('\n        ')}
+        if (sq == 0u) { red[srow] = alpha; }
+      }
+      lpart = lpart * alpha + psum;
+    }`;
+  const pvStep = (k4: number) => `{
+      ${range(TMO).map((i) => `let p${i} = ps[(rg + ${W(RG * i)}) * ${W(BK4)} + ${W(k4)}];`).join(' ')}
+      ${range(4).map((jj) => `{ let va = vb[${W((k4 * 4 + jj) * V4)} + cg]; let vv = vb[${W((k4 * 4 + jj) * V4)} + cg + ${W(CG)}];
+        ${range(TMO).map((i) => `oa${i} = fma(vec4<f32>(p${i}[${jj}]), va, oa${i}); ob${i} = fma(vec4<f32>(p${i}[${jj}]), vv, ob${i});`).join(' ')} }`).join('\n      ')}
+    }`;
+  return `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+@group(0) @binding(0) var<storage, read> QS: array<f16>;
+@group(0) @binding(1) var<storage, read> KS: array<vec4<f16>>;
+@group(0) @binding(3) var<storage, read> EQ: array<f32>;
+@group(0) @binding(4) var<storage, read> EK: array<f32>;
+@group(0) @binding(8) var<storage, read> VF: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> O: array<f32>;
+var<workgroup> kb: array<f16, ${2 * BK * KS_}>;
+var<workgroup> vb: array<vec4<f32>, ${BK * V4}>;
+var<workgroup> ss: array<f32, ${BM * BK}>;
+var<workgroup> ps: array<vec4<f32>, ${BM * BK4}>;
+var<workgroup> red: array<f32, ${BM}>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let sg = t / 32u;
+  let head = wid.y;
+  let hb = head * ${W(2 * N * D)};
+  let vb0 = head * ${W(N * D)};
+  let m0 = wid.x * ${W(BM)};
+  let rb = min(sg / ${W(NBK)}, ${W(RBN - 1)}); let nb = sg % ${W(NBK)};
+  let qr = m0 + rb * 16u;
+  ${range(KD).map((c) => `let qh${c} = subgroupMatrixLoad<${L}>(&QS, hb + qr * ${W(D)} + ${W(c * 16)}, false, ${W(D)}); let ql${c} = subgroupMatrixLoad<${L}>(&QS, hb + ${W(N * D)} + qr * ${W(D)} + ${W(c * 16)}, false, ${W(D)});`).join('\n  ')}
+  let sact = t < ${W(BM * TPR)};
+  let srow = min(t / ${W(TPR)}, ${W(BM - 1)}); let sq = t % ${W(TPR)};
+  let sscale = EQ[m0 + srow] * ${SCALE};
+  var mrun = -3.0e38;
+  var lpart = 0.0;
+  let rg = t / ${W(CG)}; let cg = t % ${W(CG)};
+  ${range(TMO).map((i) => `var oa${i} = vec4<f32>(0.0); var ob${i} = vec4<f32>(0.0);`).join(' ')}
+  var c = ${C}();
+  ${range(NKH).map((e) => `var rk${e}: vec4<f16>;`).join(' ')} ${range(NV).map((e) => `var rv${e}: vec4<f32>;`).join(' ')}
+  // Prologue: S(0) and softmax(0); K(1) and V(0) in place.
+  ${loadK('0u')}
+  ${storeK}
+  workgroupBarrier();
+  ${loadK(W(BK))} ${loadV('0u')}
+  ${sMMA}
+  workgroupBarrier();
+  ${storeK} ${storeV}
+  ${softmax('0u')}
+  workgroupBarrier();
+  for (var j0 = 0u; j0 < ${W(N)}; j0 += ${W(BK)}) {
+    let more1 = j0 + ${W(BK)} < ${W(N)}; let more2 = j0 + ${W(2 * BK)} < ${W(N)};
+    // A(j): rescale, P·V(j), S(j+1), prefetch K(j+2), V(j+1).
+    ${range(TMO).map((i) => `{ let a = red[rg + ${W(RG * i)}]; oa${i} = oa${i} * a; ob${i} = ob${i} * a; }`).join(' ')}
+    if (more2) { ${loadK(`j0 + ${W(2 * BK)}`)} }
+    if (more1) { ${loadV(`j0 + ${W(BK)}`)} }
+    ${has('o') ? `c = ${C}(); if (more1) { ${sCompute} }` : ''}
+    ${range(BK4).map((k4) => pvStep(k4)).join('\n    ')}
+    ${has('o') ? `if (more1) { ${sStore} }` : `if (more1) { ${sMMA} }`}
+    workgroupBarrier();
+    // B(j): K(j+2), V(j+1) into workgroup memory; softmax(j+1).
+    if (more2) { ${storeK} }
+    if (more1) {
+      ${storeV}
+      ${softmax(`j0 + ${W(BK)}`)}
+    }
+    workgroupBarrier();
+  }
+  var lt = lpart;
+  lt = lt + subgroupShuffleXor(lt, 1u); lt = lt + subgroupShuffleXor(lt, 2u);
+  if (sact && sq == 0u) { red[srow] = lt; }
   workgroupBarrier();
   ${range(TMO).map((i) => `{
     let row = rg + ${W(RG * i)}; let inv = 1.0 / red[row];

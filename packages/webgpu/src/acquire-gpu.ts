@@ -1,5 +1,5 @@
 import { runtimeName } from '@flashattn/core';
-import { envVar } from './gpu-context.js';
+import { envVar, tensorCoresWanted } from './gpu-context.js';
 
 /**
  * The runtime seam: where the GPU object comes from. Deno (and browsers) have navigator.gpu built in (wgpu);
@@ -23,12 +23,24 @@ export async function acquireGPU(): Promise<{ gpu: GPU } | { reason: string }> {
   for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   // FLASHATTN_WEBGPU_DAWN_FLAGS: Dawn options for create(), separated by ';' (tuning on the GPU machine, e.g.
   // 'enable-dawn-features=disable_robustness'); none by default.
-  const flags = (envVar('FLASHATTN_WEBGPU_DAWN_FLAGS') ?? '').split(';').filter((x) => x !== '');
+  let flags = (envVar('FLASHATTN_WEBGPU_DAWN_FLAGS') ?? '').split(';').filter((x) => x !== '');
+  // The tensor-core forward (FLASHATTN_WEBGPU_TENSOR_CORES=1) needs Dawn's experimental subgroup matrices
+  // (allow_unsafe_apis) and, on NVIDIA, shader-f16, which Dawn keeps off there unless told (crbug.com/tint/2164).
+  if (tensorCoresWanted()) flags = withDawnToggles(flags, ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia']);
   try {
     return { gpu: mod.create(flags) };
   } catch (e) {
     return { reason: `Dawn (the 'webgpu' package) failed to start: ${(e as Error)?.message ?? e}` };
   }
+}
+
+/** `flags` with Dawn toggles added to its enable-dawn-features list (one entry, comma-separated). */
+export function withDawnToggles(flags: string[], toggles: string[]): string[] {
+  const k = 'enable-dawn-features=';
+  const i = flags.findIndex((f) => f.startsWith(k));
+  const have = i < 0 ? [] : flags[i]!.slice(k.length).split(',').filter((x) => x !== '');
+  const all = `${k}${[...have, ...toggles.filter((t) => !have.includes(t))].join(',')}`;
+  return i < 0 ? [...flags, all] : flags.map((f, j) => (j === i ? all : f));
 }
 
 /** What to install when no adapter is found, per runtime. */

@@ -83,7 +83,7 @@ export class WebGPUBackend implements Backend {
     return {
       available: true,
       device: c.description,
-      details: { ...c.limits, subgroups: c.subgroupMinSize > 0 ? `min size ${c.subgroupMinSize}` : 'none', timestampQuery: c.timestamps },
+      details: { ...c.limits, subgroups: c.subgroupMinSize > 0 ? `min size ${c.subgroupMinSize}` : 'none', timestampQuery: c.timestamps, tensorCores: c.tensorCores ? 'f16 subgroup matrices (tensor-core forward)' : `off: ${c.tensorCoresReason ?? 'not asked for (FLASHATTN_WEBGPU_TENSOR_CORES=1)'}` },
     };
   }
 
@@ -104,7 +104,7 @@ export class WebGPUBackend implements Backend {
     const e = this.#engine;
     if (!e) {
       // Not probed yet: judge with the limits every WebGPU device has; forward() re-checks with the real ones.
-      const eng = new Engine({ limits: DEFAULT_LIMITS, subgroupMinSize: 0, timestamps: false, description: '', device: undefined as unknown as GPUDevice }, this.#override);
+      const eng = new Engine({ limits: DEFAULT_LIMITS, subgroupMinSize: 0, timestamps: false, tensorCores: false, description: '', device: undefined as unknown as GPUDevice }, this.#override);
       const plan = eng.forwardPlan(p);
       return Array.isArray(plan) ? plan.map((s) => `${s} (with WebGPU's default limits; probe() first for this adapter's)`) : [];
     }

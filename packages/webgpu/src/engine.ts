@@ -8,13 +8,15 @@ import { chooseDkvTiles, chooseDqTiles, chooseForwardTiles, type TileLimits, typ
 import { encodeParams, type ParamName } from './wgsl-common.js';
 import { dkvWGSL, dqWGSL, rowStatsWGSL, type BackwardTiles } from './wgsl-backward.js';
 import { forwardLayout, forwardWGSL, type ForwardTiles } from './wgsl-forward.js';
+import { forwardTcWGSL, tcTiles, type TcTiles } from './wgsl-forward-tc.js';
 import { LINEAR_WG, fillWGSL, packWGSL } from './wgsl-util.js';
 
 
 const POISON: Record<DType, number> = { f32: 0x7fc00000, f16: 0x7e007e00, bf16: 0x7fc07fc0 };
 const bpe = (dt: DType | 'f32') => (dt === 'f32' ? 4 : 2);
 
-interface ForwardPlan { tiles: ForwardTiles; subgroups: boolean; chunks: Chunk[] }
+/** tc: the tensor-core forward's tile where it takes the problem (GpuContext.tensorCores), else the SIMT forward's. */
+interface ForwardPlan { tiles: ForwardTiles; subgroups: boolean; chunks: Chunk[]; tc?: TcTiles }
 interface BackwardPlan { dkv: BackwardTiles; dq: BackwardTiles; stats: ForwardPlan; chunks: Chunk[] }
 
 /**
@@ -36,6 +38,8 @@ export class Engine {
   /** GPU ms of each of `lastKernels`, when profiling per dispatch (`profile = 'dispatch'`). */
   lastKernelMs: number[] = [];
   profile: boolean | 'dispatch' = false;
+  /** Why the tensor-core forward did not take the last problem planned (when the device has tensor cores). */
+  tcDeclined: string | undefined;
   #serial: Promise<unknown> = Promise.resolve();
   /** Buffers of finished calls and disposed tensors, kept for reuse (the backend's poolMB; 0 bytes = off). */
   readonly pool: BufferPool;
@@ -100,7 +104,10 @@ export class Engine {
     if (typeof chunks === 'string') r.push(chunks);
     if (r.length || typeof chunks === 'string') return r;
     const g = forwardLayout({ d: p.headDim, dv: p.headDimV }, tiles).g;
-    return { tiles, subgroups: this.ctx.subgroupMinSize >= g, chunks };
+    const tc = this.ctx.tensorCores ? tcTiles({ d: p.headDim, dv: p.headDimV, subgroups: this.ctx.subgroupMinSize >= 8 }, l.maxComputeWorkgroupStorageSize) : undefined;
+    if (typeof tc === 'string') this.tcDeclined = tc;
+    const useTc = typeof tc === 'object' && Math.ceil(p.seqlenQ / tc.bm) <= l.maxComputeWorkgroupsPerDimension;
+    return { tiles, subgroups: this.ctx.subgroupMinSize >= g, chunks, ...(useTc ? { tc } : {}) };
   }
 
   backwardPlan(p: Problem): BackwardPlan | string[] {
@@ -235,7 +242,8 @@ export class Engine {
         const out = this.#buffer(bufferBytes(n.out, bpe(dt)), 'out', track);
         // f32 with the LSE returned: each row's (max, 1/sum) kept for a backward (RowStats), 8 bytes per row after the
         // LSE in its buffer. (A binding of their own cost the d64 forward 6.5% on the H100, run 53.)
-        const saveStats = dt === 'f32' && p.returnLse;
+        // (Not from the tensor-core forward: its S is rounded unlike the backward's SIMT recomputation.)
+        const saveStats = dt === 'f32' && p.returnLse && !plan.tc;
         const statsOff = saveStats ? Math.ceil((4 * n.lse) / 256) * 256 : 0;
         const lse = this.#buffer(saveStats ? statsOff + 8 * n.lse : bufferBytes(n.lse, 4), 'lse', track);
         const acc = dt === 'f32' ? out : this.#buffer(bufferBytes(2 * Math.ceil(n.out / 2), 4), 'out f32', track);
@@ -246,8 +254,9 @@ export class Engine {
         if (acc !== out) this.#fill(rec, acc, POISON.f32);
         const { tiles, subgroups } = plan;
         const shape = { dtype: dt, d: p.headDim, dv: p.headDimV, softcap: p.softcap > 0, subgroups, ...(saveStats ? { saveStats } : {}) };
-        const key = `fwd|${JSON.stringify(shape)}|${JSON.stringify(tiles)}`;
-        const pl = this.#pipeline(key, () => forwardWGSL(shape, tiles));
+        const tc = plan.tc;
+        const key = tc ? `fwdtc|${JSON.stringify(shape)}|${JSON.stringify(tc)}` : `fwd|${JSON.stringify(shape)}|${JSON.stringify(tiles)}`;
+        const pl = this.#pipeline(key, () => (tc ? forwardTcWGSL(shape, tc) : forwardWGSL(shape, tiles)));
         const [tq, tk, tv, to] = this.#rowTensors(p, ['q', 'k', 'v', dt === 'f32' ? 'o' : 'oacc']) as [RowTensor, RowTensor, RowTensor, RowTensor];
         const align = this.ctx.limits.minStorageBufferOffsetAlignment;
         for (const c of plan.chunks) {
@@ -262,7 +271,7 @@ export class Engine {
             { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size },
             { binding: 6, buffer: acc, offset: ro.offset, size: ro.size },
             { binding: 7, buffer: lse },
-          ], [Math.ceil(p.seqlenQ / tiles.bm), p.nheadsQ, c.b1 - c.b0]);
+          ], [Math.ceil(p.seqlenQ / (tc ? tc.bm : tiles.bm)), p.nheadsQ, c.b1 - c.b0]);
         }
         if (dt !== 'f32') this.#pack(rec, dt, acc, out, n.out);
         this.lastGpuMs = await rec.run(this.profile);

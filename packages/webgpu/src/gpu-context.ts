@@ -23,6 +23,13 @@ export interface GpuContext {
   /** subgroups usable, with this guaranteed minimum size (0 = none) */
   readonly subgroupMinSize: number;
   readonly timestamps: boolean;
+  /**
+   * f16 tensor cores usable for the tensor-core forward: f16 x f16 -> f32 16x16x16 subgroup matrices and shader-f16
+   * (Dawn's experimental chromium-experimental-subgroup-matrix; asked for with FLASHATTN_WEBGPU_TENSOR_CORES=1).
+   */
+  readonly tensorCores: boolean;
+  /** Why tensorCores is false, when they were asked for. */
+  readonly tensorCoresReason?: string;
   readonly description: string;
   /** Set once the device is lost; every later call fails with it. */
   lost?: string;
@@ -56,6 +63,9 @@ export async function openContext(): Promise<{ ctx: GpuContext } | { reason: str
   if (useSubgroups) features.push('subgroups' as GPUFeatureName);
   const timestamps = adapter.features.has('timestamp-query');
   if (timestamps) features.push('timestamp-query');
+  const tcWanted = tensorCoresWanted();
+  const tcWhy = tcWanted ? tensorCoresMissing(adapter, useSubgroups) : 'not asked for (FLASHATTN_WEBGPU_TENSOR_CORES=1)';
+  if (tcWhy === undefined) features.push('chromium-experimental-subgroup-matrix' as GPUFeatureName, 'shader-f16');
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
@@ -74,7 +84,7 @@ export async function openContext(): Promise<{ ctx: GpuContext } | { reason: str
     minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
   };
   const desc = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'unknown adapter';
-  const ctx: GpuContext = { device, keepAlive: [got.gpu, adapter], limits, subgroupMinSize: useSubgroups ? sgMin : 0, timestamps, description: desc };
+  const ctx: GpuContext = { device, keepAlive: [got.gpu, adapter], limits, subgroupMinSize: useSubgroups ? sgMin : 0, timestamps, tensorCores: tcWhy === undefined, ...(tcWanted && tcWhy ? { tensorCoresReason: tcWhy } : {}), description: desc };
   void device.lost.then((li) => {
     ctx.lost = `${li.reason}: ${li.message}`;
   });
@@ -86,6 +96,22 @@ export async function openContext(): Promise<{ ctx: GpuContext } | { reason: str
 }
 
 let lastUncaptured: string | undefined;
+
+/** FLASHATTN_WEBGPU_TENSOR_CORES=1: use the tensor-core forward where the adapter allows it (off by default: Dawn's
+ * subgroup matrices are experimental and need its allow_unsafe_apis toggle; see acquire-gpu.ts). */
+export function tensorCoresWanted(): boolean {
+  return process_env('FLASHATTN_WEBGPU_TENSOR_CORES') === '1';
+}
+
+/** Why this adapter cannot run the tensor-core forward (undefined: it can). */
+function tensorCoresMissing(adapter: GPUAdapter, subgroups: boolean): string | undefined {
+  if (!subgroups) return 'no subgroups';
+  if (!adapter.features.has('shader-f16')) return 'no shader-f16 (on NVIDIA, Dawn needs its vulkan_enable_f16_on_nvidia toggle)';
+  if (!adapter.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName)) return 'no subgroup matrices (chromium-experimental-subgroup-matrix; Dawn needs allow_unsafe_apis)';
+  const info = (adapter as GPUAdapter & { info?: { subgroupMatrixConfigs?: { componentType: string; resultComponentType: string; M: number; N: number; K: number }[] } }).info;
+  const ok = (info?.subgroupMatrixConfigs ?? []).some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16);
+  return ok ? undefined : 'no f16 x f16 -> f32 16x16x16 subgroup-matrix configuration';
+}
 
 function process_env(name: string): string | undefined {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> }; Deno?: { env: { get(n: string): string | undefined } } };

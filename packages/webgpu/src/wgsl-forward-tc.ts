@@ -1,0 +1,223 @@
+import { exp2Fn, loaders, paramStruct, queryTilePrologue, rep, scoreFns, storageType, storer, windowCode } from './wgsl-common.js';
+import type { ForwardShape } from './wgsl-forward.js';
+
+/**
+ * The tensor-core forward (f32-exact QKᵀ on f16 tensor cores; Dawn's subgroup matrices, 16x16x16 f16 -> f32):
+ * each Q and K row is scaled by a power of two (its largest |x| to 2^14) and split into hi + lo, both f16 (hi: the
+ * mantissa cut to f16's 10 bits, so hi is exact; lo = the rest, rounded), and S = Qh·Kh + Qh·Kl + Ql·Kh with f32
+ * accumulation ("3xTF32" with f16 pieces), then unscaled per element. The softmax and P·V run on the f32 units as in
+ * the SIMT forward (P and O never pass through f16: the tensor cores' truncating accumulation over thousands of keys
+ * would exceed the criterion; scripts/tc-accumulation-sim.py).
+ *
+ * One workgroup of 256 threads (8 subgroups) per BM query rows; key tiles of BK = 32. Each of the (BM/16)·2 S blocks
+ * belongs to one subgroup, which holds its 16 rows' Q hi/lo matrices for the whole key loop. Software pipelined, two
+ * barriers per key tile (j: the tile being finished):
+ *   A(j): O *= alpha(j); P·V(j) [ps, vs]; S(j+1) -> ss [kh]; registers <- K(j+2), V(j+1)
+ *   B(j): kh <- split K(j+2); vs <- V(j+1); softmax(j+1) [ss -> ps, alpha -> red]
+ * K rows in workgroup memory are padded by 8 halves: unpadded, the 16 rows a fragment load reads all start in the same
+ * bank (in the probe, scripts/fused-f16-probe.ts: d128 35.5 against 24.8 TFLOP/s, H100 runs 78-79).
+ */
+export interface TcTiles {
+  readonly bm: number;
+}
+export const TC_BK = 32;
+
+/** Why the tensor-core forward cannot take a shape (empty: it can), and its tile. */
+export function tcTiles(s: { d: number; dv: number; subgroups: boolean }, smem: number): TcTiles | string {
+  if (!s.subgroups) return 'needs subgroups';
+  // Measured on the H100 (run 80, 4k): d128 28.5 TFLOP/s against 24.6 for the SIMT forward, d64 23.4 against 27.1.
+  if (s.d <= 64) return `headDim ${s.d}: the SIMT forward is faster up to 64`;
+  if (s.d % 32 !== 0 || s.d > 128) return `headDim ${s.d} is not a multiple of 32 up to 128`;
+  if (![32, 64, 128].includes(s.dv)) return `headDimV ${s.dv} is not 32, 64 or 128`;
+  for (const bm of [64, 48, 32]) {
+    const rg = 256 / (s.dv / 8); // P·V row groups: bm must be a multiple
+    if (bm % rg !== 0) continue;
+    if (tcSmem(s, bm) <= smem) return { bm };
+  }
+  return `no tensor-core tile fits headDim ${s.d}/${s.dv} in ${smem} bytes of workgroup memory`;
+}
+
+export function tcSmem(s: { d: number; dv: number }, bm: number): number {
+  const bk = TC_BK;
+  return 2 * 2 * bk * (s.d + 8) + 4 * bk * s.dv + 2 * 4 * bm * bk + 4 * bm * 2 + 4 * 2 * bk + 16;
+}
+
+export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
+  const { d, dv } = s;
+  const BM = t.bm, BK = TC_BK;
+  const KD = d / 16, NBK = BK / 16, RBN = BM / 16, SB = RBN * NBK;
+  const KS = d + 8; // padded K row in workgroup memory (halves)
+  const TPR = 4, KPT = BK / TPR; // softmax: 4 threads per row (threads t < BM * 4)
+  const CG = dv / 8, RG = 256 / CG, TMO = BM / RG; // P·V: vec4 columns cg and cg + CG; rows rg + RG * i
+  const DV4 = dv / 4, BK4 = BK / 4;
+  const LPR = 8, C4 = d / 4 / LPR; // splitting: 8 lanes per row, C4 vec4 each
+  const NV = Math.ceil((BK * DV4) / 256);
+  const vecD = d % 4 === 0, vecDV = dv % 4 === 0;
+  const L = 'subgroup_matrix_left<f16, 16, 16>', R = 'subgroup_matrix_right<f16, 16, 16>', C = 'subgroup_matrix_result<f32, 16, 16>';
+  const u = (n: number) => `${n}u`;
+  // Split: this lane's C4 vec4 (xs0..) of one row -> the row's scale over its 8 lanes -> hi/lo halves at `dst`.
+  const split = (dst: string, invDst: string) => `{
+      var mx = 0.0;
+      ${rep(C4, (c) => `mx = max(mx, max(max(abs(xs${c}.x), abs(xs${c}.y)), max(abs(xs${c}.z), abs(xs${c}.w))));`, ' ')}
+      mx = max(mx, subgroupShuffleXor(mx, 1u)); mx = max(mx, subgroupShuffleXor(mx, 2u)); mx = max(mx, subgroupShuffleXor(mx, 4u));
+      // 2^(14 - ceil(log2 mx)) from the exponent bits (mx a normal or 0; subnormal rows keep scale 2^14-ish bounds).
+      let eb = i32((bitcast<u32>(mx) >> 23u) & 255u) - 127 + select(0, 1, (bitcast<u32>(mx) & 0x7fffffu) != 0u);
+      let es = clamp(14 - eb, -126, 127);
+      let sc = select(1.0, bitcast<f32>(u32(es + 127) << 23u), mx > 0.0);
+      ${rep(C4, (c) => `{ let y = xs${c} * sc; let yh = bitcast<vec4<f32>>(bitcast<vec4<u32>>(y) & vec4<u32>(0xffffe000u));
+        let yl = y - yh; let a = ${dst} + ${u(c * 4)};
+        kh[a] = f16(yh.x); kh[a + 1u] = f16(yh.y); kh[a + 2u] = f16(yh.z); kh[a + 3u] = f16(yh.w);
+        kh[a + ${u(BK * KS)}] = f16(yl.x); kh[a + ${u(BK * KS + 1)}] = f16(yl.y); kh[a + ${u(BK * KS + 2)}] = f16(yl.z); kh[a + ${u(BK * KS + 3)}] = f16(yl.w); }`, '\n      ')}
+      if (lane8 == 0u) { ${invDst} = select(1.0, 1.0 / sc, mx > 0.0); }
+    }`;
+  // This thread's K slice of a tile (rows sr = t / 8 of 32, vec4 columns lane8 * C4 + c), zero past the sequence.
+  const loadK = (kt: string) => `{ let row = u32(${kt}) + sr;
+      ${rep(C4, (c) => `rk${c} = vec4<f32>(0.0);`, ' ')}
+      if (row < sk) { let e = ((kr0 + row) * P.hkv + hk) * ${u(d)} + P.kShift; ${rep(C4, (c) => `rk${c} = ld4_k(e + (lane8 * ${u(C4)} + ${u(c)}) * 4u, lane8 * ${u(C4)} + ${u(c)});`, ' ')} } }`;
+  const storeK = (par: string) => `{ ${rep(C4, (c) => `let xs${c} = rk${c};`, ' ')}
+      ${split(`sr * ${u(KS)} + lane8 * ${u(C4 * 4)}`, `kinv[${par} * ${u(BK)} + sr]`)} }`;
+  const loadV = (kt: string) => rep(NV, (e) => `{ let i = t + ${u(256 * e)}; rv${e} = vec4<f32>(0.0);
+      let r = i / ${u(DV4)}; let c = i - r * ${u(DV4)}; let row = u32(${kt}) + r;
+      if (i < ${u(BK * DV4)} && row < sk) { rv${e} = ld4_v(((kr0 + row) * P.hkv + hk) * ${u(dv)} + c * 4u + P.vShift, c); } }`, ' ');
+  const storeV = rep(NV, (e) => `{ let i = t + ${u(256 * e)}; if (i < ${u(BK * DV4)}) { vs[i] = rv${e}; } }`, ' ');
+  // The small products over all of d first, then the large ones: the tensor cores truncate the accumulator at every
+  // step, so only the KD steps that add large terms cost large-magnitude truncations (not 3 * KD).
+  const bFrag = (c: number, lo: boolean) => `subgroupMatrixLoad<${R}>(&kh, ${lo ? `${u(BK * KS)} + ` : ''}nb * ${u(16 * KS)} + ${u(c * 16)}, true, ${u(KS)})`;
+  const sCompute = `if (sg < ${u(SB)}) {
+      ${rep(KD, (c) => `c = subgroupMatrixMultiplyAccumulate(ql${c}, ${bFrag(c, false)}, c); c = subgroupMatrixMultiplyAccumulate(qh${c}, ${bFrag(c, true)}, c);`, '\n      ')}
+      ${rep(KD, (c) => `c = subgroupMatrixMultiplyAccumulate(qh${c}, ${bFrag(c, false)}, c);`, '\n      ')}
+    }`;
+  const sStore = `if (sg < ${u(SB)}) { subgroupMatrixStore(&ss, rb * ${u(16 * BK)} + nb * 16u, c, false, ${u(BK)}); }`;
+  const sMMA = `c = ${C}(); ${sCompute} ${sStore}`;
+  // Softmax of the tile starting at key kt (kinv buffer par): masked keys give p = 0 exactly, alpha via exp2x.
+  const softmax = (kt: string, par: string) => `{
+      ${rep(KPT, (j) => `let k${j} = sq4 * ${u(KPT)} + ((${u(j)} + srow) % ${u(KPT)}); let kj${j} = i32(${kt}) + i32(k${j});
+      let v${j} = kj${j} >= lo && kj${j} < hi; let x${j} = select(NEG, score2(ss[srow * ${u(BK)} + k${j}] * (kinv[${par} * ${u(BK)} + k${j}] * qinvRow)), v${j});`, '\n      ')}
+      var mt = max(mrun, ${rep(KPT, (j) => `x${j}`, ', ').split(', ').reduce((a, x) => `max(${a}, ${x})`)});
+      mt = max(mt, subgroupShuffleXor(mt, 1u)); mt = max(mt, subgroupShuffleXor(mt, 2u));
+      let alpha = exp2x(mrun - mt);
+      mrun = mt;
+      var psum = 0.0;
+      ${rep(KPT, (j) => `{ let p = select(0.0, exp2x(x${j} - mt), v${j}); psum = psum + p; if (sact) { let pi = srow * ${u(BK)} + k${j}; ps[pi >> 2u][pi & 3u] = p; } }`, '\n      ')}
+      if (sact && sq4 == 0u) { red[srow] = alpha; }
+      lrun = lrun * alpha + psum;
+    }`;
+  const pvStep = (k4: number) => `{
+      ${rep(TMO, (i) => `let p${i} = ps[(rg + ${u(RG * i)}) * ${u(BK4)} + ${u(k4)}];`, ' ')}
+      ${rep(4, (jj) => `{ let va = vs[${u((k4 * 4 + jj) * DV4)} + cg]; let vb = vs[${u((k4 * 4 + jj) * DV4)} + cg + ${u(CG)}];
+        ${rep(TMO, (i) => `oa${i} = fma(vec4<f32>(p${i}[${jj}]), va, oa${i}); ob${i} = fma(vec4<f32>(p${i}[${jj}]), vb, ob${i});`, ' ')} }`, '\n      ')}
+    }`;
+  const nt = `(jt + 1 < ntiles)`, nt2 = `(jt + 2 < ntiles)`;
+  return `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+${paramStruct()}
+@group(0) @binding(1) var<storage, read> cu: array<u32>;
+@group(0) @binding(3) var<storage, read> Qb: ${storageType(s.dtype, vecD)};
+@group(0) @binding(4) var<storage, read> Kb: ${storageType(s.dtype, vecD)};
+@group(0) @binding(5) var<storage, read> Vb: ${storageType(s.dtype, vecDV)};
+@group(0) @binding(6) var<storage, read_write> Ob: ${storageType('f32', vecDV)};
+@group(0) @binding(7) var<storage, read_write> Lb: array<f32>;
+${loaders('q', 'Qb', s.dtype, d, vecD)}${loaders('k', 'Kb', s.dtype, d, vecD)}${loaders('v', 'Vb', s.dtype, dv, vecDV)}${storer('o', 'Ob', dv, vecDV)}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32', true)}
+const NEG: f32 = -3.0e38;
+var<workgroup> kh: array<f16, ${2 * BK * KS}>;
+var<workgroup> vs: array<vec4<f32>, ${BK * DV4}>;
+var<workgroup> ss: array<f32, ${BM * BK}>;
+var<workgroup> ps: array<vec4<f32>, ${BM * BK4}>;
+var<workgroup> red: array<f32, ${BM}>;
+var<workgroup> qinv: array<f32, ${BM}>;
+var<workgroup> kinv: array<f32, ${2 * BK}>;
+var<workgroup> uni: vec4<u32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+${queryTilePrologue(BM)}
+  let sg = t / 32u;
+  let rb = min(sg / ${u(NBK)}, ${u(RBN - 1)}); let nb = sg % ${u(NBK)};
+  let sr = t / ${u(LPR)}; let lane8 = t % ${u(LPR)};
+  ${rep(C4, (c) => `var rk${c} = vec4<f32>(0.0);`, ' ')} ${rep(NV, (e) => `var rv${e} = vec4<f32>(0.0);`, ' ')}
+  // Q: split 32 rows at a time through kh; the subgroups whose row block is among them take their matrices.
+  ${rep(KD, (c) => `var qh${c}: ${L}; var ql${c}: ${L};`, ' ')}
+  for (var q0 = 0u; q0 < ${u(BM)}; q0 += 32u) {
+    workgroupBarrier();
+    { let row = i0 + q0 + sr;
+      ${rep(C4, (c) => `var xs${c} = vec4<f32>(0.0);`, ' ')}
+      if (row < sq && q0 + sr < ${u(BM)}) { let e = ((qr0 + row) * P.hq + h) * ${u(d)} + P.qShift; ${rep(C4, (c) => `xs${c} = ld4_q(e + (lane8 * ${u(C4)} + ${u(c)}) * 4u, lane8 * ${u(C4)} + ${u(c)});`, ' ')} }
+      var qinvSlot = 0.0;
+      ${split(`sr * ${u(KS)} + lane8 * ${u(C4 * 4)}`, 'qinvSlot')}
+      if (lane8 == 0u && q0 + sr < ${u(BM)}) { qinv[q0 + sr] = qinvSlot; }
+    }
+    workgroupBarrier();
+    if (rb * 16u >= q0 && rb * 16u < q0 + 32u) {
+      let base = (rb * 16u - q0) * ${u(KS)};
+      ${rep(KD, (c) => `qh${c} = subgroupMatrixLoad<${L}>(&kh, base + ${u(c * 16)}, false, ${u(KS)}); ql${c} = subgroupMatrixLoad<${L}>(&kh, ${u(BK * KS)} + base + ${u(c * 16)}, false, ${u(KS)});`, '\n      ')}
+    }
+  }
+  // Softmax rows (4 threads each) and their windows; P·V rows and columns.
+  let sact = t < ${u(BM * TPR)};
+  let srow = min(t / ${u(TPR)}, ${u(BM - 1)}); let sq4 = t % ${u(TPR)};
+  let gi = i32(i0 + srow);
+  ${windowCode('lo', 'hi', 'gi')}
+  workgroupBarrier();
+  let qinvRow = qinv[srow];
+  var mrun = NEG; var lrun = 0.0;
+  let rg = t / ${u(CG)}; let cg = t % ${u(CG)};
+  ${rep(TMO, (i) => `var oa${i} = vec4<f32>(0.0); var ob${i} = vec4<f32>(0.0);`, ' ')}
+  var c = ${C}();
+  let jstart = (jlo / ${BK}) * ${BK};
+  let ntiles = select(0, (jhi - jstart + ${BK - 1}) / ${BK}, jhi > jstart);
+  if (ntiles > 0) {
+    // Prologue: S and softmax of tile 0; K of tile 1 and V of tile 0 in place.
+    ${loadK('jstart')}
+    ${storeK('0u')}
+    workgroupBarrier();
+    if (ntiles > 1) { ${loadK(`jstart + ${BK}`)} }
+    ${loadV('jstart')}
+    ${sMMA}
+    workgroupBarrier();
+    if (ntiles > 1) { ${storeK('1u')} }
+    ${storeV}
+    ${softmax('jstart', '0u')}
+    workgroupBarrier();
+  }
+  for (var jt = 0; jt < ntiles; jt++) {
+    let kt = jstart + jt * ${BK};
+    // A(jt): rescale O, P·V(jt), S(jt+1); next tiles into registers.
+    ${rep(TMO, (i) => `{ let a = red[rg + ${u(RG * i)}]; oa${i} = oa${i} * a; ob${i} = ob${i} * a; }`, ' ')}
+    if ${nt2} { ${loadK(`kt + ${2 * BK}`)} }
+    if ${nt} { ${loadV(`kt + ${BK}`)} }
+    ${rep(BK4, (k4) => pvStep(k4), '\n    ')}
+    if ${nt} { ${sMMA} }
+    workgroupBarrier();
+    // B(jt): K(jt+2) split into kh, V(jt+1) into vs, softmax(jt+1).
+    if ${nt2} { ${storeK('u32(jt & 1)')} }
+    if ${nt} {
+      ${storeV}
+      ${softmax(`kt + ${BK}`, 'u32((jt + 1) & 1)')}
+    }
+    workgroupBarrier();
+  }
+  // Row sums over the 4 softmax threads of a row; O by the P·V threads, the LSE by the softmax threads.
+  var lt = lrun;
+  lt = lt + subgroupShuffleXor(lt, 1u); lt = lt + subgroupShuffleXor(lt, 2u);
+  if (sact && sq4 == 0u) { red[srow] = lt; }
+  workgroupBarrier();
+  let ninf = bitcast<f32>(P.ninfBits);
+  if (sact && sq4 == 0u && gi < i32(sq)) {
+    let li = b * P.lseBatchStride + h * P.lseHeadStride + select(0u, u.z, P.lseVarlen == 1u) + u32(gi);
+    Lb[li] = select(ninf, (mrun + log2(lt)) * 0.6931471805599453, lt > 0.0);
+  }
+  ${rep(TMO, (i) => `{
+    let r = rg + ${u(RG * i)}; let l = red[r];
+    if (i0 + r < sq) {
+      let row = qr0 + i0 + r;
+      let inv = select(0.0, 1.0 / l, l > 0.0);
+      let e = (row * P.hq + h) * ${u(dv)} + P.oShift;
+      st4_o(e + cg * 4u, cg, oa${i} * inv);
+      st4_o(e + (cg + ${u(CG)}) * 4u, cg + ${u(CG)}, ob${i} * inv);
+    }
+  }`, '\n  ')}
+}
+`;
+}

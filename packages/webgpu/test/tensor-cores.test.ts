@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { withDawnToggles } from '../src/acquire-gpu.js';
+import { forwardTcWGSL, tcSmem, tcTiles } from '../src/wgsl-forward-tc.js';
+import { createWebGPUBackend } from '../src/index.js';
+
+/** Bytes of every `var<workgroup>` array the WGSL declares (f16 2, f32/i32/u32 4, vec4<f32> 16; the vec4<u32> `uni` 16). */
+function declaredWorkgroupBytes(wgsl: string): number {
+  let n = 0;
+  for (const m of wgsl.matchAll(/var<workgroup>\s+\w+\s*:\s*(array<(\w+(?:<\w+>)?),\s*(\d+)>|vec4<u32>)/g)) {
+    if (m[1] === 'vec4<u32>') { n += 16; continue; }
+    const el = m[2]!, count = Number(m[3]);
+    n += count * (el === 'f16' ? 2 : el.startsWith('vec4') ? 16 : 4);
+  }
+  return n;
+}
+
+describe('tensor-core forward (tiles and code; it runs only where f16 subgroup matrices exist, e.g. the H100 grid)', () => {
+  it('takes head dims 96 and 128 with headDimV 32/64/128, and says why not otherwise', () => {
+    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152)).toEqual({ bm: 48 });
+    expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64 });
+    expect(tcTiles({ d: 96, dv: 32, subgroups: true }, 49152)).toEqual({ bm: 64 });
+    expect(tcTiles({ d: 64, dv: 64, subgroups: true }, 49152)).toMatch(/SIMT forward is faster/);
+    expect(tcTiles({ d: 112, dv: 112, subgroups: true }, 49152)).toMatch(/headDim 112/);
+    expect(tcTiles({ d: 128, dv: 96, subgroups: true }, 49152)).toMatch(/headDimV 96/);
+    expect(tcTiles({ d: 128, dv: 128, subgroups: false }, 49152)).toMatch(/subgroups/);
+    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 32768)).toMatch(/no tensor-core tile fits/);
+  });
+
+  it('declares exactly the workgroup memory it budgets for, within the limit', () => {
+    for (const [d, dv] of [[128, 128], [128, 64], [96, 32], [128, 32]] as const) {
+      const t = tcTiles({ d, dv, subgroups: true }, 49152);
+      if (typeof t === 'string') throw new Error(t);
+      for (const softcap of [false, true]) {
+        const code = forwardTcWGSL({ dtype: 'f32', d, dv, softcap, subgroups: true }, t);
+        expect(declaredWorkgroupBytes(code)).toBe(tcSmem({ d, dv }, t.bm));
+        expect(tcSmem({ d, dv }, t.bm)).toBeLessThanOrEqual(49152);
+      }
+    }
+  });
+
+  it('adds Dawn toggles to an existing enable-dawn-features list, once', () => {
+    expect(withDawnToggles([], ['a', 'b'])).toEqual(['enable-dawn-features=a,b']);
+    expect(withDawnToggles(['x=1', 'enable-dawn-features=b,c'], ['a', 'b'])).toEqual(['x=1', 'enable-dawn-features=b,c,a']);
+  });
+});
+
+describe('tensor cores on this adapter', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('are off unless asked for, and say why when asked for but missing', async () => {
+    vi.stubEnv('FLASHATTN_WEBGPU_TENSOR_CORES', '1');
+    const be = createWebGPUBackend();
+    const pr = await be.probe();
+    if (!pr.available) return; // no adapter here: nothing to ask (the webgpu suite reports it)
+    const tc = String((pr.details as Record<string, unknown>).tensorCores);
+    // lavapipe (CI) has no subgroup matrices: off, with the missing piece named; a GPU that has them says so.
+    expect(tc).toMatch(/^(off: (no subgroups|no shader-f16|no subgroup matrices|no f16 x f16)|f16 subgroup matrices)/);
+    await be.dispose?.();
+  });
+});
