@@ -13,7 +13,9 @@ import type { ForwardShape } from './wgsl-forward.js';
  * belongs to one subgroup, which holds its 16 rows' Q hi/lo matrices for the whole key loop. Software pipelined, two
  * barriers per key tile (j: the tile being finished):
  *   A(j): O *= alpha(j); P·V(j) [ps, vs]; S(j+1) -> ss [kh]; registers <- K(j+2), V(j+1)
- *   B(j): kh <- split K(j+2); vs <- V(j+1); softmax(j+1) [ss -> ps, alpha -> red]
+ *   B(j): kh <- K(j+2); vs <- V(j+1); softmax(j+1) [ss -> ps, alpha -> red]
+ * K is split as each tile is stored (8 lanes per key row), Q in the prologue, 32 rows at a time, through the K tile's
+ * memory; both through splitRowCode, which kSplitWGSL also runs alone for the tests.
  * K rows in workgroup memory are padded by 8 halves: unpadded, the 16 rows a fragment load reads all start in the same
  * bank (in the probe, scripts/fused-f16-probe.ts: d128 35.5 against 24.8 TFLOP/s, H100 runs 78-79).
  */
@@ -49,28 +51,19 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   const KS = d + 8; // padded K row in workgroup memory (halves)
   const TPR = 4, KPT = BK / TPR; // softmax: 4 threads per row (threads t < BM * 4)
   const CG = dv / 8, RG = 256 / CG, TMO = BM / RG; // P·V: vec4 columns cg and cg + CG; rows rg + RG * i
-  const DV4 = dv / 4, BK4 = BK / 4;
+  const D4 = d / 4, DV4 = dv / 4, BK4 = BK / 4;
   const LPR = 8, C4 = d / 4 / LPR; // splitting: 8 lanes per row, C4 vec4 each
   const NV = Math.ceil((BK * DV4) / 256);
   const vecD = d % 4 === 0, vecDV = dv % 4 === 0;
   const L = 'subgroup_matrix_left<f16, 16, 16>', R = 'subgroup_matrix_right<f16, 16, 16>', C = 'subgroup_matrix_result<f32, 16, 16>';
   const u = (n: number) => `${n}u`;
   // Split: this lane's C4 vec4 (xs0..) of one row -> the row's scale over its 8 lanes -> hi/lo halves at `dst`.
-  const split = (dst: string, invDst: string) => `{
-      var mx = 0.0;
-      ${rep(C4, (c) => `mx = max(mx, max(max(abs(xs${c}.x), abs(xs${c}.y)), max(abs(xs${c}.z), abs(xs${c}.w))));`, ' ')}
-      mx = max(mx, subgroupShuffleXor(mx, 1u)); mx = max(mx, subgroupShuffleXor(mx, 2u)); mx = max(mx, subgroupShuffleXor(mx, 4u));
-      // 2^(14 - ceil(log2 mx)) from the exponent bits (mx a normal or 0; subnormal rows keep scale 2^14-ish bounds).
-      let eb = i32((bitcast<u32>(mx) >> 23u) & 255u) - 127 + select(0, 1, (bitcast<u32>(mx) & 0x7fffffu) != 0u);
-      let es = clamp(14 - eb, -126, 127);
-      let sc = select(1.0, bitcast<f32>(u32(es + 127) << 23u), mx > 0.0);
-      ${rep(C4, (c) => `{ let y = xs${c} * sc; let yh = bitcast<vec4<f32>>(bitcast<vec4<u32>>(y) & vec4<u32>(0xffffe000u));
-        let yl = y - yh; let a = ${dst} + ${u(c * 4)};
-        kh[a] = f16(yh.x); kh[a + 1u] = f16(yh.y); kh[a + 2u] = f16(yh.z); kh[a + 3u] = f16(yh.w);
-        kh[a + ${u(BK * KS)}] = f16(yl.x); kh[a + ${u(BK * KS + 1)}] = f16(yl.y); kh[a + ${u(BK * KS + 2)}] = f16(yl.z); kh[a + ${u(BK * KS + 3)}] = f16(yl.w); }`, '\n      ')}
-      if (lane8 == 0u) { ${invDst} = select(1.0, 1.0 / sc, mx > 0.0); }
-    }`;
-  // This thread's K slice of a tile (rows sr = t / 8 of 32, vec4 columns lane8 * C4 + c), zero past the sequence.
+  const split = (dst: string, invDst: string) => splitRowCode(C4, (c, yh, yl) => `{ let a = ${dst} + ${u(c * 4)};
+        kh[a] = f16(${yh}.x); kh[a + 1u] = f16(${yh}.y); kh[a + 2u] = f16(${yh}.z); kh[a + 3u] = f16(${yh}.w);
+        kh[a + ${u(BK * KS)}] = f16(${yl}.x); kh[a + ${u(BK * KS + 1)}] = f16(${yl}.y); kh[a + ${u(BK * KS + 2)}] = f16(${yl}.z); kh[a + ${u(BK * KS + 3)}] = f16(${yl}.w); }`, invDst);
+  // This thread's K slice of a tile (rows sr = t / 8 of 32, vec4 columns lane8 * C4 + c), zero past the sequence,
+  // split when stored. (Splitting K once per call into f16 planes instead, read back as vec4<f16>, measured slower:
+  // d128 4k 21.4 against 19.3 ms, H100 runs 82-83.)
   const loadK = (kt: string) => `{ let row = u32(${kt}) + sr;
       ${rep(C4, (c) => `rk${c} = vec4<f32>(0.0);`, ' ')}
       if (row < sk) { let e = ((kr0 + row) * P.hkv + hk) * ${u(d)} + P.kShift; ${rep(C4, (c) => `rk${c} = ld4_k(e + (lane8 * ${u(C4)} + ${u(c)}) * 4u, lane8 * ${u(C4)} + ${u(c)});`, ' ')} } }`;
@@ -89,7 +82,7 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
     }`;
   const sStore = `if (sg < ${u(SB)}) { subgroupMatrixStore(&ss, rb * ${u(16 * BK)} + nb * 16u, c, false, ${u(BK)}); }`;
   const sMMA = `c = ${C}(); ${sCompute} ${sStore}`;
-  // Softmax of the tile starting at key kt (kinv buffer par): masked keys give p = 0 exactly, alpha via exp2x.
+  // Softmax of the tile starting at key kt: masked keys give p = 0 exactly, alpha via exp2x.
   const softmax = (kt: string, par: string) => `{
       ${rep(KPT, (j) => `let k${j} = sq4 * ${u(KPT)} + ((${u(j)} + srow) % ${u(KPT)}); let kj${j} = i32(${kt}) + i32(k${j});
       let v${j} = kj${j} >= lo && kj${j} < hi; let x${j} = select(NEG, score2(ss[srow * ${u(BK)} + k${j}] * (kinv[${par} * ${u(BK)} + k${j}] * qinvRow)), v${j});`, '\n      ')}
@@ -190,7 +183,7 @@ ${queryTilePrologue(BM)}
     ${rep(BK4, (k4) => pvStep(k4), '\n    ')}
     if ${nt} { ${sMMA} }
     workgroupBarrier();
-    // B(jt): K(jt+2) split into kh, V(jt+1) into vs, softmax(jt+1).
+    // B(jt): K(jt+2) into kh, V(jt+1) into vs, softmax(jt+1).
     if ${nt2} { ${storeK('u32(jt & 1)')} }
     if ${nt} {
       ${storeV}
@@ -218,6 +211,53 @@ ${queryTilePrologue(BM)}
       st4_o(e + (cg + ${u(CG)}) * 4u, cg + ${u(CG)}, ob${i} * inv);
     }
   }`, '\n  ')}
+}
+`;
+}
+
+/**
+ * Code of the hi/lo split of one row held by 8 lanes (this lane: C4 vec4 xs0..): the row's largest |x| over the lanes,
+ * its scale 2^(14 - ceil(log2 max)) from the exponent bits, hi = the scaled value with its mantissa cut to f16's 10
+ * bits (exact in f16), lo = the rest; `put(c, yh, yl)` writes vec4 c; `inv` gets 1/scale on lane 0 of the 8.
+ */
+function splitRowCode(c4: number, put: (c: number, yh: string, yl: string) => string, inv: string): string {
+  return `{
+      var mx = 0.0;
+      ${rep(c4, (c) => `mx = max(mx, max(max(abs(xs${c}.x), abs(xs${c}.y)), max(abs(xs${c}.z), abs(xs${c}.w))));`, ' ')}
+      mx = max(mx, subgroupShuffleXor(mx, 1u)); mx = max(mx, subgroupShuffleXor(mx, 2u)); mx = max(mx, subgroupShuffleXor(mx, 4u));
+      let eb = i32((bitcast<u32>(mx) >> 23u) & 255u) - 127 + select(0, 1, (bitcast<u32>(mx) & 0x7fffffu) != 0u);
+      let es = clamp(14 - eb, -126, 127);
+      let sc = select(1.0, bitcast<f32>(u32(es + 127) << 23u), mx > 0.0);
+      ${rep(c4, (c) => `{ let y = xs${c} * sc; let yh = bitcast<vec4<f32>>(bitcast<vec4<u32>>(y) & vec4<u32>(0xffffe000u)); let yl = y - yh;
+        ${put(c, 'yh', 'yl')} }`, '\n      ')}
+      if (lane8 == 0u) { ${inv} = select(1.0, 1.0 / sc, mx > 0.0); }
+    }`;
+}
+
+/**
+ * The tensor-core forward's split (splitRowCode) alone, as a kernel, for verification: for every key row of the binding
+ * (P.count rows) and KV head (wid.y), the hi/lo f16 planes (KP[((row * hkv + hk) * 2 + plane) * d/4 + c4]) and the
+ * inverse scale (KI[row * hkv + hk]); 256 threads, 32 rows of 8 lanes. It needs shader-f16 and subgroups of >= 8 but
+ * no subgroup matrices, so it runs on lavapipe (test/k-split.test.ts), where the forward itself cannot.
+ */
+export function kSplitWGSL(s: { dtype: ForwardShape['dtype']; d: number }): string {
+  const d = s.d, vecD = d % 4 === 0, C4 = d / 4 / 8, D4 = d / 4;
+  return `enable f16;
+enable subgroups;
+${paramStruct()}
+@group(0) @binding(4) var<storage, read> Kb: ${storageType(s.dtype, vecD)};
+@group(0) @binding(8) var<storage, read_write> KP: array<vec4<f16>>;
+@group(0) @binding(9) var<storage, read_write> KI: array<f32>;
+${loaders('k', 'Kb', s.dtype, d, vecD)}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let row = wid.x * 32u + t / 8u; let lane8 = t % 8u; let hk = wid.y;
+  let ok = row < P.count;
+  let e = (min(row, P.count - 1u) * P.hkv + hk) * ${d}u + P.kShift;
+  ${rep(C4, (c) => `let xs${c} = select(vec4<f32>(0.0), ld4_k(e + (lane8 * ${C4}u + ${c}u) * 4u, lane8 * ${C4}u + ${c}u), ok);`, ' ')}
+  var inv = 1.0;
+  ${splitRowCode(C4, (c, yh, yl) => `if (ok) { let o = (row * P.hkv + hk) * 2u * ${D4}u + lane8 * ${C4}u + ${c}u; KP[o] = vec4<f16>(${yh}); KP[o + ${D4}u] = vec4<f16>(${yl}); }`, 'inv')}
+  if (ok && lane8 == 0u) { KI[row * P.hkv + hk] = inv; }
 }
 `;
 }
