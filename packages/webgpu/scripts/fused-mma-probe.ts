@@ -18,6 +18,7 @@
  * Checks rows 0-31 of head 0 against float64 and against naive f32 attention (the criterion's baseline).
  */
 import { create, globals } from 'webgpu';
+import { attentionReference, randn, timeAndCheck } from './probe-common.js';
 
 Object.assign(globalThis, globals);
 const out = (o: unknown) => console.log(JSON.stringify(o));
@@ -69,16 +70,6 @@ function splitCols(x: Float32Array, rows: number, cols: number) {
   }
   return { sl, e };
 }
-const randn = (n: number) => {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.random() || 1e-12, v = Math.random();
-    const r = Math.sqrt(-2 * Math.log(u));
-    a[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) a[i + 1] = r * Math.sin(2 * Math.PI * v);
-  }
-  return a;
-};
 
 // FUSED_WGSL_DIR: only write each configuration's WGSL there (fused-D-SL-RBW-SPLIT[-flags].wgsl) and stop.
 if (process.env.FUSED_WGSL_DIR) {
@@ -112,7 +103,7 @@ device.lost.then((i) => log(`device lost: ${i.reason} ${i.message}`));
 device.addEventListener('uncapturederror', (e) => log(`uncaptured: ${(e as GPUUncapturedErrorEvent).error.message}`));
 log(`setup done (d ${D}, n ${N}, heads ${H})`);
 
-const ref = reference();
+const ref = attentionReference(q, k, v, N, D);
 const buf = (data: ArrayBufferView) => {
   const b = device.createBuffer({ size: Math.max(16, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
@@ -121,11 +112,6 @@ const buf = (data: ArrayBufferView) => {
 const rep = (a: Float32Array) => { const b = new Float32Array(H * a.length); for (let i = 0; i < H; i++) b.set(a, i * a.length); return b; };
 const bufs = [buf(perHead(qs.sl)), buf(perHead(ks.sl)), buf(perHead(vs.sl)), buf(rep(qs.e)), buf(rep(ks.e)), buf(rep(vs.e)), buf(rep(M))];
 const Ob = device.createBuffer({ size: H * N * D * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-const qset = device.createQuerySet({ type: 'timestamp', count: 2 });
-const res = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-const CHECK = 32 * D; // rows 0-31 of head 0
-const rd = device.createBuffer({ size: 16 + CHECK * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-const rdLast = device.createBuffer({ size: N * D * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
 for (const [SL, RBW, SPLIT, FL] of CONFIGS) {
   try { await runConfig(SL, RBW, SPLIT, FL); } catch (e) { out({ slices: SL, rowBlocks: RBW, split: SPLIT, flags: FL, error: String(e) }); }
 }
@@ -148,68 +134,11 @@ async function runConfig(SL: number, RBW: number, SPLIT: number, FL: string) {
   const bg = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [...bufs, Ob].map((b, i) => ({ binding: i, resource: { buffer: b } })) });
   const e0 = await device.popErrorScope();
   if (e0) { out({ ...cfg, error: e0.message }); return; }
-  let first: Float32Array | undefined;
-  const times: number[] = [];
-  const t0 = performance.now();
-  for (let it = 0; it < 6 || performance.now() - t0 < 1500; it++) {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass({ timestampWrites: { querySet: qset, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
-    pass.setPipeline(pipeline); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(N / (16 * RBW), H); pass.end();
-    enc.resolveQuerySet(qset, 0, 2, res, 0);
-    enc.copyBufferToBuffer(res, 0, rd, 0, 16);
-    enc.copyBufferToBuffer(Ob, 0, rd, 16, CHECK * 4);
-    if (it === 0) enc.copyBufferToBuffer(Ob, (H - 1) * N * D * 4, rdLast, 0, N * D * 4);
-    device.queue.submit([enc.finish()]);
-    await rd.mapAsync(GPUMapMode.READ);
-    const m = rd.getMappedRange();
-    const ts = new BigUint64Array(m.slice(0, 16));
-    if (!first) first = new Float32Array(m.slice(16));
-    rd.unmap();
-    times.push(Number(ts[1]! - ts[0]!) / 1e6);
-    if (it === 0) log(`first run ${times[0]!.toFixed(2)} ms`);
-    if (it > 100 || (it >= 2 && times[0]! > 500)) break;
-  }
-  await rdLast.mapAsync(GPUMapMode.READ);
-  const last = new Float32Array(rdLast.getMappedRange().slice(0));
-  rdLast.unmap();
-  const unwritten = last.reduce((n, x) => n + (Number.isNaN(x) ? 1 : 0), 0);
-  let errGpu = 0;
-  for (let i = 0; i < CHECK; i++) errGpu = Math.max(errGpu, Number.isNaN(first![i]!) ? Infinity : Math.abs(first![i]! - ref.o64[i]!));
-  const ms = [...times].sort((x, y) => x - y)[Math.floor(times.length / 2)]!;
-  const flops = 4 * N * N * D * H; // forward convention: 4·N²·d per head
-  out({
-    probe: 'fused-mma', ...cfg, compileMs: Math.round(compileMs), ms, runs: times.length, tflops: flops / (ms * 1e9),
-    check: { rows: 32, maxErrVsF64: errGpu, maxErrNaiveF32: ref.errNaive, ratio: errGpu / ref.errNaive, maxAbsO: ref.maxRef, unwrittenInLastHead: unwritten },
-  });
+  const r = await timeAndCheck({ device, pipeline, bindGroup: bg, groups: [N / (16 * RBW), H], out: Ob, N, D, H, ref, log });
+  out({ probe: 'fused-mma', ...cfg, compileMs: Math.round(compileMs), ...r });
+
 }
 
-/** Rows 0-31 of head 0: float64 attention, and the error of naive f32 attention (S, softmax, PV each in f32). */
-function reference() {
-  const f = Math.fround;
-  const o64 = new Float64Array(32 * D);
-  let errNaive = 0, maxRef = 0;
-  for (let r = 0; r < 32; r++) {
-    const s64 = new Float64Array(N), s32 = new Float32Array(N);
-    for (let c = 0; c < N; c++) {
-      let a = 0, b = 0;
-      for (let x = 0; x < D; x++) { a += q[r * D + x]! * k[c * D + x]!; b = f(b + f(q[r * D + x]! * k[c * D + x]!)); }
-      s64[c] = a / Math.sqrt(D); s32[c] = f(b * f(1 / Math.sqrt(D)));
-    }
-    let m64 = -Infinity, m32 = -Infinity;
-    for (let c = 0; c < N; c++) { m64 = Math.max(m64, s64[c]!); m32 = Math.max(m32, s32[c]!); }
-    let l64 = 0, l32 = 0;
-    const p64 = s64.map((s) => { const p = Math.exp(s - m64); l64 += p; return p; });
-    const p32 = s32.map((s) => { const p = f(Math.exp(f(s - m32))); l32 = f(l32 + p); return p; });
-    for (let x = 0; x < D; x++) {
-      let a = 0, b = 0;
-      for (let c = 0; c < N; c++) { a += p64[c]! * v[c * D + x]!; b = f(b + f(p32[c]! * v[c * D + x]!)); }
-      o64[r * D + x] = a / l64;
-      errNaive = Math.max(errNaive, Math.abs(f(b / l32) - a / l64));
-      maxRef = Math.max(maxRef, Math.abs(a / l64));
-    }
-  }
-  return { o64, errNaive, maxRef };
-}
 
 /** The fused kernel's WGSL for SL slices, RBW row blocks of 16 rows per workgroup, SPLIT subgroups per row block. */
 function gen(SL: number, RBW: number, SPLIT: number, FL = ''): string {

@@ -12,6 +12,7 @@
  * [v3: RB=2]
  */
 import { create, globals } from 'webgpu';
+import { randn } from './probe-common.js';
 
 Object.assign(globalThis, globals);
 const out = (o: unknown) => console.log(JSON.stringify(o));
@@ -39,16 +40,6 @@ function split(x: Float32Array, rows: number): { sl: Int8Array[]; e: Float64Arra
   return { sl, e };
 }
 
-const randn = (n: number) => {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.random() || 1e-12, v = Math.random();
-    const r = Math.sqrt(-2 * Math.log(u));
-    a[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) a[i + 1] = r * Math.sin(2 * Math.PI * v);
-  }
-  return a;
-};
 
 // One head's Q and K (the same data for every head: the timing needs the work, the check needs one head).
 const q = randn(N * D), k = randn(N * D);
