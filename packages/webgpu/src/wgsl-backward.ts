@@ -1,5 +1,5 @@
 import type { DType } from '@flashattn/core';
-import { UNI_LOAD, ix, loopN, queryTilePrologue, exp2Fn, loaders, loadTile, oddStride, paramStruct, prefetchTile, prefetchVars, rep, scoreFns, storePrefetched, storer, storageType, windowCode } from './wgsl-common.js';
+import { ROUNDED_FN, UNI_LOAD, ix, loopN, queryTilePrologue, exp2Fn, loaders, loadTile, oddStride, paramStruct, prefetchTile, prefetchVars, rep, scoreFns, storePrefetched, storer, storageType, windowCode } from './wgsl-common.js';
 
 /**
  * Backward tiles. dK/dV kernel: a workgroup owns BN keys, streams BM-query tiles (TN keys x TM queries per thread).
@@ -194,7 +194,7 @@ export function dkvWGSL(s: BackwardShape, t: BackwardTiles): string {
 @group(0) @binding(8) var<storage, read_write> dKb: ${storageType('f32', vecD)};
 @group(0) @binding(9) var<storage, read_write> dVb: ${storageType('f32', vecDV)};
 ${loaders('q', 'Qb', s.dtype, s.d, vecD)}${loaders('k', 'Kb', s.dtype, s.d, vecD)}${loaders('v', 'Vb', s.dtype, s.dv, vecDV)}${loaders('do', 'dOb', s.dtype, s.dv, vecDV)}
-${storer('dk', 'dKb', s.d, vecD)}${storer('dv', 'dVb', s.dv, vecDV)}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32', true)}${FDOT}
+${storer('dk', 'dKb', s.d, vecD)}${storer('dv', 'dVb', s.dv, vecDV)}${scoreFns(s.softcap)}${ROUNDED_FN}${exp2Fn(s.dtype === 'f32', true)}${FDOT}
 var<workgroup> qs: array<vec4<f32>, ${bm * sq}>;
 var<workgroup> dos: array<vec4<f32>, ${bm * so}>;
 var<workgroup> ks: array<vec4<f32>, ${bn * sk}>;
@@ -256,7 +256,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     ${loopN('k', d4, scoresUnroll(t), (k) => `${rep(tn, (i) => `let a${i} = ks[r${i} * ${sk}u + ${ix(k)}];`, ' ')}
       ${rep(tm, (j) => `let q${j} = qs[c${j} * ${sq}u + ${ix(k)}];`, ' ')}
       ${rep(tn * tm, (x) => `${sdot(`s${Math.floor(x / tm)}_${x % tm}`, `a${Math.floor(x / tm)}`, `q${x % tm}`)}`, ' ')}`)}
-    ${rep(tn * tm, (x) => { const i = Math.floor(x / tm); const j = x % tm; return `let p${i}_${j} = select(0.0, exp2x(score2(s${i}_${j}) - st${j}.x) * st${j}.y, kj${i} >= lo${j} && kj${i} < hi${j});`; }, '\n    ')}
+    ${rep(tn * tm, (x) => { const i = Math.floor(x / tm); const j = x % tm; return `let p${i}_${j} = select(0.0, exp2x(rounded(score2(s${i}_${j})) - st${j}.x) * st${j}.y, kj${i} >= lo${j} && kj${i} < hi${j});`; }, '\n    ')}
     ${t.separateKV ? '' : `workgroupBarrier();\n    ${kvRegs ? storeVr : loadV}\n    workgroupBarrier();`}
     ${rep(tn * tm, (x) => `var dp${Math.floor(x / tm)}_${x % tm} = 0.0;`, ' ')}
     ${loopN('k', dv4, scoresUnroll(t), (k) => `${rep(tn, (i) => `let a${i} = ${vbuf}[r${i} * ${sv}u + ${ix(k)}];`, ' ')}
@@ -352,7 +352,7 @@ export function dqWGSL(s: BackwardShape, t: BackwardTiles): string {
 @group(0) @binding(7) var<storage, read> RS: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dQb: ${storageType('f32', vecD)};
 ${loaders('q', 'Qb', s.dtype, s.d, vecD)}${loaders('k', 'Kb', s.dtype, s.d, vecD)}${loaders('v', 'Vb', s.dtype, s.dv, vecDV)}${loaders('do', 'dOb', s.dtype, s.dv, vecDV)}
-${storer('dq', 'dQb', s.d, vecD)}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32', true)}${FDOT}
+${storer('dq', 'dQb', s.d, vecD)}${scoreFns(s.softcap)}${ROUNDED_FN}${exp2Fn(s.dtype === 'f32', true)}${FDOT}
 var<workgroup> qs: array<vec4<f32>, ${bm * sq}>;
 var<workgroup> dos: array<vec4<f32>, ${bm * so}>;
 var<workgroup> ks: array<vec4<f32>, ${bn * sk}>;
@@ -392,7 +392,7 @@ ${queryTilePrologue(bm)}
     ${loopN('k', d4, scoresUnroll(t), (k) => `${rep(tm, (i) => `let a${i} = qs[r${i} * ${sq}u + ${ix(k)}];`, ' ')}
       ${rep(tn, (j) => `let w${j} = ks[c${j} * ${sk}u + ${ix(k)}];`, ' ')}
       ${rep(tm * tn, (x) => `${sdot(`s${Math.floor(x / tn)}_${x % tn}`, `a${Math.floor(x / tn)}`, `w${x % tn}`)}`, ' ')}`)}
-    ${rep(tm * tn, (x) => { const i = Math.floor(x / tn); const j = x % tn; return `{ let p = select(0.0, exp2x(score2(s${i}_${j}) - st${i}.x) * st${i}.y, kj${j} >= lo${i} && kj${j} < hi${i}); let pi = r${i} * ${ps}u + c${j}; dss[pi >> 2u][pi & 3u] = p * (dp${i}_${j} - st${i}.z)${captDeriv(s.softcap, `s${i}_${j}`)}; }`; }, '\n    ')}
+    ${rep(tm * tn, (x) => { const i = Math.floor(x / tn); const j = x % tn; return `{ let p = select(0.0, exp2x(rounded(score2(s${i}_${j})) - st${i}.x) * st${i}.y, kj${j} >= lo${i} && kj${j} < hi${i}); let pi = r${i} * ${ps}u + c${j}; dss[pi >> 2u][pi & 3u] = p * (dp${i}_${j} - st${i}.z)${captDeriv(s.softcap, `s${i}_${j}`)}; }`; }, '\n    ')}
     workgroupBarrier();
     ${loopN('j4', bn / 4, sumsUnroll(t), (j4) => `${rep(tm, (i) => `let d${i} = dss[r${i} * ${ps4}u + ${ix(j4)}];`, ' ')}
       ${rep(4, (jj) => `{ ${rep(ock, (c) => `let wk${c} = ks[${typeof j4 === 'number' ? `${(j4 * 4 + jj) * sk}u` : `(${ix(j4)} * 4u + ${jj}u) * ${sk}u`} + ${ock * g > d4 ? `min(tx + ${g * c}u, ${d4 - 1}u)` : `tx + ${g * c}u`}];`, ' ')}

@@ -8,7 +8,7 @@ export const PARAM_FIELDS = [
   ['qShift', 'u32'], ['kShift', 'u32'], ['vShift', 'u32'], ['oShift', 'u32'], ['doShift', 'u32'],
   ['dqShift', 'u32'], ['dkShift', 'u32'], ['dvShift', 'u32'],
   ['lseBatchStride', 'u32'], ['lseHeadStride', 'u32'], ['lseVarlen', 'u32'],
-  ['count', 'u32'], ['pattern', 'u32'], ['rowsX', 'u32'], ['cuKOff', 'u32'], ['statsBase', 'u32'],
+  ['count', 'u32'], ['pattern', 'u32'], ['rowsX', 'u32'], ['cuKOff', 'u32'], ['statsBase', 'u32'], ['zeroBits', 'u32'],
 ] as const;
 export type ParamName = (typeof PARAM_FIELDS)[number][0];
 export const PARAM_BYTES = 256;
@@ -91,6 +91,14 @@ export function loopN(v: string, n: number, unroll: boolean | number | undefined
 
 /** A loop index as a WGSL u32 expression (constants get their suffix; compound expressions are parenthesized). */
 export const ix = (i: string | number): string => (typeof i === 'number' ? `${i}u` : /^\w+$/.test(i) ? i : `(${i})`);
+
+/**
+ * `rounded(x)`: x as stored, through an XOR with the uniform P.zeroBits (always 0, unknown to the compiler). The
+ * backward's P = exp2(score2(s) - m) must see score2(s) rounded, as the forward's max m did: NVIDIA's compiler fuses
+ * the multiply into the subtraction otherwise (fma(s, scale, -m): the product's rounding error, not 0, for the row's
+ * maximum), which put a 1-ulp error into dV where P must be exactly 1 (H100, d64 window (0,0), runs 82-86).
+ */
+export const ROUNDED_FN = 'fn rounded(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) ^ P.zeroBits); }\n';
 
 /** Score in log2 units from a raw dot product; with softcap also returns t = tanh(.) for the gradient. */
 export function scoreFns(softcap: boolean): string {
