@@ -38,8 +38,6 @@ export class Engine {
   /** GPU ms of each of `lastKernels`, when profiling per dispatch (`profile = 'dispatch'`). */
   lastKernelMs: number[] = [];
   profile: boolean | 'dispatch' = false;
-  /** Why the tensor-core forward did not take the last problem planned (when the device has tensor cores). */
-  tcDeclined: string | undefined;
   #serial: Promise<unknown> = Promise.resolve();
   /** Buffers of finished calls and disposed tensors, kept for reuse (the backend's poolMB; 0 bytes = off). */
   readonly pool: BufferPool;
@@ -105,7 +103,6 @@ export class Engine {
     if (r.length || typeof chunks === 'string') return r;
     const g = forwardLayout({ d: p.headDim, dv: p.headDimV }, tiles).g;
     const tc = this.ctx.tensorCores ? tcTiles({ d: p.headDim, dv: p.headDimV, subgroups: this.ctx.subgroupMinSize >= 8 }, l.maxComputeWorkgroupStorageSize) : undefined;
-    if (typeof tc === 'string') this.tcDeclined = tc;
     const useTc = typeof tc === 'object' && Math.ceil(p.seqlenQ / tc.bm) <= l.maxComputeWorkgroupsPerDimension;
     return { tiles, subgroups: this.ctx.subgroupMinSize >= g, chunks, ...(useTc ? { tc } : {}) };
   }

@@ -51,7 +51,7 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   const KS = d + 8; // padded K row in workgroup memory (halves)
   const TPR = 4, KPT = BK / TPR; // softmax: 4 threads per row (threads t < BM * 4)
   const CG = dv / 8, RG = 256 / CG, TMO = BM / RG; // P·V: vec4 columns cg and cg + CG; rows rg + RG * i
-  const D4 = d / 4, DV4 = dv / 4, BK4 = BK / 4;
+  const DV4 = dv / 4, BK4 = BK / 4;
   const LPR = 8, C4 = d / 4 / LPR; // splitting: 8 lanes per row, C4 vec4 each
   const NV = Math.ceil((BK * DV4) / 256);
   const vecD = d % 4 === 0, vecDV = dv % 4 === 0;
