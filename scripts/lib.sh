@@ -11,6 +11,10 @@ export DEBIAN_FRONTEND=noninteractive
 # checked against the oracle either way. (Mesa's disk cache makes warm runs take seconds.)
 export GALLIVM_PERF=${GALLIVM_PERF:-nopt}
 export LP_NATIVE_VECTOR_WIDTH=${LP_NATIVE_VECTOR_WIDTH:-128}
+# lavapipe's subgroup size is its vector width / 32, but Mesa's shader disk cache does not key on the width: a kernel
+# compiled for 4-lane subgroups was reused by an 8-lane run and gave wrong results (2026-11-22, k-split test). So each
+# width gets its own cache directory, unless the caller chose one.
+export MESA_SHADER_CACHE_DIR=${MESA_SHADER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mesa_shader_cache_lp$LP_NATIVE_VECTOR_WIDTH}
 
 say() { printf '\n== %s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
