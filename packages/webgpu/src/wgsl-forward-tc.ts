@@ -4,8 +4,9 @@ import type { ForwardShape } from './wgsl-forward.js';
 /**
  * The tensor-core forward (f32-exact QKᵀ on f16 tensor cores; Dawn's subgroup matrices, 16x16x16 f16 -> f32):
  * each Q and K row is scaled by a power of two (its largest |x| to 2^14) and split into hi + lo, both f16 (hi: the
- * mantissa cut to f16's 10 bits, so hi is exact; lo = the rest, rounded), and S = Qh·Kh + Qh·Kl + Ql·Kh with f32
- * accumulation ("3xTF32" with f16 pieces), then unscaled per element. The softmax and P·V run on the f32 units as in
+ * mantissa cut to f16's 10 bits, so hi is exact; lo = the rest, rounded), and S = Ql·Kh + Qh·Kl (over all of d)
+ * + Qh·Kh with f32 accumulation ("3xTF32" with f16 pieces; small products first, see sCompute), then unscaled per
+ * element. The softmax and P·V run on the f32 units as in
  * the SIMT forward (P and O never pass through f16: the tensor cores' truncating accumulation over thousands of keys
  * would exceed the criterion; scripts/tc-accumulation-sim.py).
  *
@@ -24,7 +25,7 @@ export interface TcTiles {
 }
 export const TC_BK = 32;
 
-/** Why the tensor-core forward cannot take a shape (empty: it can), and its tile. */
+/** The tensor-core forward's tile for a shape, or why it cannot take it. */
 export function tcTiles(s: { d: number; dv: number; subgroups: boolean }, smem: number): TcTiles | string {
   if (!s.subgroups) return 'needs subgroups';
   // Measured on the H100 (run 80, 4k): d128 28.5 TFLOP/s against 24.6 for the SIMT forward, d64 23.4 against 27.1.
