@@ -4,7 +4,7 @@ import {
 } from '@flashattn/core';
 import { own, WebGPUTensor } from './device-tensor.js';
 import { Engine } from './engine.js';
-import { BACKEND, envVar, openContext, type GpuContext, type GpuLimits } from './gpu-context.js';
+import { BACKEND, envVar, openContext, tensorCoresWanted, type GpuContext, type GpuLimits } from './gpu-context.js';
 import { checkTileOptions, type TileOverride } from './tiles.js';
 
 export interface WebGPUBackendOptions {
@@ -49,6 +49,7 @@ export class WebGPUBackend implements Backend {
   constructor(opts: WebGPUBackendOptions = {}) {
     this.#maxBinding = opts.maxBindingBytes;
     this.#poolBytes = poolBytes(opts.poolMB);
+    tensorCoresWanted(); // a bad FLASHATTN_WEBGPU_TENSOR_CORES fails here, typed, not at the first call
     let ov = opts.tiles;
     const env = envVar('FLASHATTN_WEBGPU_TILES');
     if (!ov && env) {
@@ -83,7 +84,7 @@ export class WebGPUBackend implements Backend {
     return {
       available: true,
       device: c.description,
-      details: { ...c.limits, subgroups: c.subgroupMinSize > 0 ? `min size ${c.subgroupMinSize}` : 'none', timestampQuery: c.timestamps, tensorCores: c.tensorCores ? 'f16 subgroup matrices (tensor-core forward)' : `off: ${c.tensorCoresReason ?? 'not asked for (FLASHATTN_WEBGPU_TENSOR_CORES=1)'}` },
+      details: { ...c.limits, subgroups: c.subgroupMinSize > 0 ? `min size ${c.subgroupMinSize}` : 'none', timestampQuery: c.timestamps, tensorCores: c.tensorCores ? 'f16 subgroup matrices (tensor-core forward)' : `off: ${c.tensorCoresReason}` },
     };
   }
 

@@ -1,4 +1,4 @@
-import { DeviceError, DeviceOutOfMemoryError } from '@flashattn/core';
+import { DeviceError, DeviceOutOfMemoryError, ValidationError } from '@flashattn/core';
 import { acquireGPU, noAdapterHint } from './acquire-gpu.js';
 
 export const BACKEND = 'webgpu';
@@ -28,7 +28,7 @@ export interface GpuContext {
    * (Dawn's experimental chromium-experimental-subgroup-matrix; asked for with FLASHATTN_WEBGPU_TENSOR_CORES=1).
    */
   readonly tensorCores: boolean;
-  /** Why tensorCores is false, when they were asked for. */
+  /** Why tensorCores is false. */
   readonly tensorCoresReason?: string;
   readonly description: string;
   /** Set once the device is lost; every later call fails with it. */
@@ -63,8 +63,7 @@ export async function openContext(): Promise<{ ctx: GpuContext } | { reason: str
   if (useSubgroups) features.push('subgroups' as GPUFeatureName);
   const timestamps = adapter.features.has('timestamp-query');
   if (timestamps) features.push('timestamp-query');
-  const tcWanted = tensorCoresWanted();
-  const tcWhy = tcWanted ? tensorCoresMissing(adapter, useSubgroups) : 'not asked for (FLASHATTN_WEBGPU_TENSOR_CORES=1)';
+  const tcWhy = tensorCoresWanted() ? tensorCoresMissing(adapter, useSubgroups) : 'not asked for (FLASHATTN_WEBGPU_TENSOR_CORES=1)';
   if (tcWhy === undefined) features.push('chromium-experimental-subgroup-matrix' as GPUFeatureName, 'shader-f16');
   let device: GPUDevice;
   try {
@@ -84,7 +83,7 @@ export async function openContext(): Promise<{ ctx: GpuContext } | { reason: str
     minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
   };
   const desc = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'unknown adapter';
-  const ctx: GpuContext = { device, keepAlive: [got.gpu, adapter], limits, subgroupMinSize: useSubgroups ? sgMin : 0, timestamps, tensorCores: tcWhy === undefined, ...(tcWanted && tcWhy ? { tensorCoresReason: tcWhy } : {}), description: desc };
+  const ctx: GpuContext = { device, keepAlive: [got.gpu, adapter], limits, subgroupMinSize: useSubgroups ? sgMin : 0, timestamps, tensorCores: tcWhy === undefined, ...(tcWhy ? { tensorCoresReason: tcWhy } : {}), description: desc };
   void device.lost.then((li) => {
     ctx.lost = `${li.reason}: ${li.message}`;
   });
@@ -97,10 +96,16 @@ export async function openContext(): Promise<{ ctx: GpuContext } | { reason: str
 
 let lastUncaptured: string | undefined;
 
-/** FLASHATTN_WEBGPU_TENSOR_CORES=1: use the tensor-core forward where the adapter allows it (off by default: Dawn's
- * subgroup matrices are experimental and need its allow_unsafe_apis toggle; see acquire-gpu.ts). */
+/**
+ * FLASHATTN_WEBGPU_TENSOR_CORES=1: use the tensor-core forward where the adapter allows it (off by default: Dawn's
+ * subgroup matrices are experimental and need its allow_unsafe_apis toggle; see acquire-gpu.ts). Anything but '1',
+ * '0' or unset is a ValidationError (the backend's constructor asks first), not silently off.
+ */
 export function tensorCoresWanted(): boolean {
-  return process_env('FLASHATTN_WEBGPU_TENSOR_CORES') === '1';
+  const v = process_env('FLASHATTN_WEBGPU_TENSOR_CORES');
+  if (v === undefined || v === '' || v === '0') return false;
+  if (v === '1') return true;
+  throw new ValidationError('FLASHATTN_WEBGPU_TENSOR_CORES', "'1' (tensor-core forward on) or '0' / unset (off)", v);
 }
 
 /** Why this adapter cannot run the tensor-core forward (undefined: it can). */

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ValidationError } from '@flashattn/core';
 import { withDawnToggles } from '../src/acquire-gpu.js';
 import { forwardTcWGSL, tcSmem, tcTiles } from '../src/wgsl-forward-tc.js';
 import { createWebGPUBackend } from '../src/index.js';
@@ -47,6 +48,21 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
 describe('tensor cores on this adapter', () => {
   afterEach(() => {
     vi.unstubAllEnvs();
+  });
+
+  it('reject a FLASHATTN_WEBGPU_TENSOR_CORES that is not 1, 0 or unset with a typed error naming it', () => {
+    for (const bad of ['true', 'yes', '2', 'on']) {
+      vi.stubEnv('FLASHATTN_WEBGPU_TENSOR_CORES', bad);
+      let e: unknown;
+      try { createWebGPUBackend(); } catch (x) { e = x; }
+      expect(e, bad).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).field).toBe('FLASHATTN_WEBGPU_TENSOR_CORES');
+      expect((e as ValidationError).got).toBe(bad);
+    }
+    for (const ok of ['0', '1', '']) {
+      vi.stubEnv('FLASHATTN_WEBGPU_TENSOR_CORES', ok);
+      expect(() => createWebGPUBackend()).not.toThrow();
+    }
   });
 
   it('are off unless asked for, and say why when asked for but missing', async () => {
