@@ -15,7 +15,7 @@ import {
 import { referenceOracle } from '@flashattn/reference';
 import { createWebGPUBackend, type TileOverride, type WebGPUBackend } from '../src/index.js';
 // Not exported by the package: the forward's timing-only ablations, reachable from this script alone.
-import { FORWARD_ABLATIONS, setForwardAblation, type ForwardAblation } from '../src/wgsl-forward.js';
+import { FORWARD_ABLATIONS, TC_ABLATIONS, setForwardAblation, type ForwardAblation } from '../src/wgsl-forward.js';
 import { withF32AccumulatingNaive } from './f32-naive.js';
 import type { WebGPUTensor } from '../src/device-tensor.js';
 import { savedStatsCheck, withoutRowStats } from './saved-stats-check.js';
@@ -196,6 +196,20 @@ const SWEEP: SweepVariant[] = [
   ...FORWARD_ABLATIONS.map((a): SweepVariant => [`ablate:${a}`, {}, undefined, { ablate: a }]),
   ['default causal', {}, undefined, { dims: [64, 128], causal: true }],
 ];
+/**
+ * TILE_VARIANTS=tc: the tensor-core forwards (run with FLASHATTN_WEBGPU_TENSOR_CORES=1): the default (P·V on the
+ * tensor cores, wgsl-forward-tcpv.ts), the S-only one (tcPv: false), and timing-only ablations (TC_ABLATIONS).
+ */
+const TC_SWEEP: SweepVariant[] = [
+  ['tc default', {}, undefined, { dims: [128] }],
+  ['tc pvCols 2', { tcOpts: { pvCols: 2 } }, undefined, { dims: [128] }],
+  ['tc fold', { tcOpts: { pvCols: 1, fold: true } }, undefined, { dims: [128] }],
+  ['tc umask', { tcOpts: { pvCols: 1, umask: true } }, undefined, { dims: [128] }],
+  ['tc fold umask', { tcOpts: { pvCols: 1, fold: true, umask: true } }, undefined, { dims: [128] }],
+  ...(['tcnopv', 'tcnos', 'tcnoload', 'tcnomask'] as const).map((a): SweepVariant => [`tc ablate:${a}`, {}, undefined, { dims: [128], ablate: a }]),
+  ['tc default causal', {}, undefined, { dims: [128], causal: true }],
+  ['tc fold umask causal', { tcOpts: { pvCols: 1, fold: true, umask: true } }, undefined, { dims: [128], causal: true }],
+];
 
 /** Pseudo-random values in [-1, 1) (a random block repeated: uploading 100M+ fresh randoms per head dim is slow). */
 function randomF32(n: number): Float32Array {
@@ -215,7 +229,8 @@ async function tileSweep(deadline: number) {
   // TILE_SEQ: one seqlen or a comma list (batch = 16384/seqlen keeps the tensors the same size across the list).
   const seqs = (process.env.TILE_SEQ ?? '4096').split(',').map(Number);
   const iters = Number(process.env.TILE_ITERS ?? 3);
-  const variants: SweepVariant[] = process.env.TILE_VARIANTS ? JSON.parse(process.env.TILE_VARIANTS) : SWEEP;
+  const tv = process.env.TILE_VARIANTS;
+  const variants: SweepVariant[] = tv === 'tc' ? TC_SWEEP : tv ? JSON.parse(tv) : SWEEP;
   const shared = createWebGPUBackend();
   await shared.probe();
   const inputs = new Map<WebGPUBackend, Map<string, Awaited<ReturnType<NonNullable<WebGPUBackend['device']>['upload']>>[]>>();
@@ -260,7 +275,7 @@ async function tileSweep(deadline: number) {
       e.profile = false;
       const fwdMs = med(ms);
       out('tiles.jsonl', {
-        variant: name, d, causal, seq, ablate: opt?.ablate, lse: p.returnLse, tiles: Array.isArray(plan) ? plan : plan.tiles, subgroups: Array.isArray(plan) ? undefined : plan.subgroups,
+        variant: name, d, causal, seq, ablate: opt?.ablate, lse: p.returnLse, tiles: Array.isArray(plan) ? plan : plan.tiles, subgroups: Array.isArray(plan) ? undefined : plan.subgroups, tc: Array.isArray(plan) ? undefined : (plan.tcpv ?? plan.tc),
         fwdMs, fwdTflops: forwardFlops(p) / (fwdMs * 1e9), allMs: ms, wallS: (performance.now() - w0) / 1000,
       });
     } catch (err) {

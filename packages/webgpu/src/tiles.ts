@@ -1,5 +1,6 @@
 import { ValidationError } from '@flashattn/core';
 import { FORWARD_BOOL_OPTIONS, forwardAblation, forwardLayout, forwardOptions, forwardSmem, type ForwardOptions, type ForwardTiles } from './wgsl-forward.js';
+import type { TcOptions } from './wgsl-forward-tc.js';
 import { dkvDefaultRk, dkvLayout, dkvSmem, dqLayout, dqSmem, type BackwardTiles } from './wgsl-backward.js';
 
 /** What tile choice depends on: head dims and the adapter's workgroup limits. */
@@ -21,6 +22,12 @@ export interface TileOverride {
   dkv?: [number, number, number, number, boolean, (boolean | number)?, number?];
   /** [bm, bn, tm, tn, separateKV, prefetch of the next K/V tile (default: on)] */
   dq?: [number, number, number, number, boolean, (boolean | number)?];
+  /** The tensor-core forward's query rows per workgroup, tried in order (default 64, 48, 32: the first that fits). */
+  tcBm?: number[];
+  /** true: the forward with P·V on the tensor cores too (wgsl-forward-tcpv.ts; experimental, slower: see its notes). */
+  tcPv?: boolean;
+  /** The tensor-core forward's code options (TcTiles: pvCols, fold, umask), replacing its defaults (tcDefaults). */
+  tcOpts?: TcOptions;
   /** Backward code options, applied to whichever tiles are chosen: loop unrolling of the dK/dV and of the dQ kernel. */
   bwdOpts?: { dkvUnroll?: BackwardUnroll; dqUnroll?: BackwardUnroll };
 }
@@ -34,7 +41,7 @@ const unrollOpt = (u: unknown): { unroll?: BackwardUnroll } => (u === true || u 
  * ValidationError naming it (`<source>.bwdOpts.dqUnroll`) instead of a silently different kernel.
  */
 export function checkTileOptions(ov: TileOverride, source: string): void {
-  const check = (block: 'fwdOpts' | 'bwdOpts', ok: Record<string, [(v: unknown) => boolean, string]>) => {
+  const check = (block: 'fwdOpts' | 'bwdOpts' | 'tcOpts', ok: Record<string, [(v: unknown) => boolean, string]>) => {
     const o: unknown = ov[block];
     if (o === undefined) return;
     if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new ValidationError(`${source}.${block}`, 'an object of options', o);
@@ -49,6 +56,11 @@ export function checkTileOptions(ov: TileOverride, source: string): void {
   check('fwdOpts', { ...Object.fromEntries(FORWARD_BOOL_OPTIONS.map((k) => [k, bool])), unroll: steps });
   const bwd: [(v: unknown) => boolean, string] = [(v) => steps[0](v) || v === 'scores' || v === 'sums', `${steps[1]}, 'scores' or 'sums'`];
   check('bwdOpts', { dkvUnroll: bwd, dqUnroll: bwd });
+  check('tcOpts', { fold: bool, umask: bool, pvCols: [(v) => v === 1 || v === 2, '1 or 2'] });
+  if (ov.tcPv !== undefined && typeof ov.tcPv !== 'boolean') throw new ValidationError(`${source}.tcPv`, 'true or false', ov.tcPv);
+  const bms = ov.tcBm;
+  if (bms !== undefined && !(Array.isArray(bms) && bms.length > 0 && bms.every((b) => b === 16 || b === 32 || b === 48 || b === 64)))
+    throw new ValidationError(`${source}.tcBm`, 'a non-empty list of 16, 32, 48 or 64', bms);
 }
 
 const SIZES = [64, 32, 16, 8];

@@ -1,5 +1,5 @@
-import { exp2Fn, loaders, paramStruct, queryTilePrologue, rep, scoreFns, storageType, storer, windowCode } from './wgsl-common.js';
-import type { ForwardShape } from './wgsl-forward.js';
+import { exp2Fn, groupReduceShuffle, loaders, paramStruct, queryTilePrologue, rep, scoreFns, storageType, storer, windowCode } from './wgsl-common.js';
+import type { ForwardShape, TcAblation } from './wgsl-forward.js';
 
 /**
  * The tensor-core forward (f32-exact QKᵀ on f16 tensor cores; Dawn's subgroup matrices, 16x16x16 f16 -> f32):
@@ -20,22 +20,39 @@ import type { ForwardShape } from './wgsl-forward.js';
  * K rows in workgroup memory are padded by 8 halves: unpadded, the 16 rows a fragment load reads all start in the same
  * bank (in the probe, scripts/fused-f16-probe.ts: d128 35.5 against 24.8 TFLOP/s, H100 runs 78-79).
  */
-export interface TcTiles {
+/** The tensor-core forward's code options (TileOverride.tcOpts replaces tcDefaults). */
+export interface TcOptions {
+  /** vec4 columns of O per P·V thread (2: 16 threads per row group; 1: a subgroup per row group, twice the rows). */
+  readonly pvCols?: 1 | 2;
+  /** Scores as s * (kinv * (qinv * scaleLog2)): one multiply less per score, the same value (no softcap). */
+  readonly fold?: boolean;
+  /** Tiles that no row's window or the sequence end cuts take a softmax without per-key tests (a uniform branch). */
+  readonly umask?: boolean;
+}
+/** Defaults: pvCols 1 where dv is 128 (a warp is one row group and each V load feeds 24 FMAs). */
+export function tcDefaults(dv: number): TcOptions {
+  return dv === 128 ? { pvCols: 1 } : {};
+}
+export interface TcTiles extends TcOptions {
   readonly bm: number;
+  /** Timing only (scripts/device-run.ts through setForwardAblation; TC_ABLATIONS in wgsl-forward.ts). */
+  readonly ablate?: TcAblation;
 }
 export const TC_BK = 32;
 
 /** The tensor-core forward's tile for a shape, or why it cannot take it. */
-export function tcTiles(s: { d: number; dv: number; subgroups: boolean }, smem: number): TcTiles | string {
+export function tcTiles(s: { d: number; dv: number; subgroups: boolean }, smem: number, bms: readonly number[] = [64, 48, 32], opts: TcOptions = tcDefaults(s.dv)): TcTiles | string {
+  const pvCols = opts.pvCols ?? 2;
   if (!s.subgroups) return 'needs subgroups';
   // Measured on the H100 (run 80, 4k): d128 28.5 TFLOP/s against 24.6 for the SIMT forward, d64 23.4 against 27.1.
   if (s.d <= 64) return `headDim ${s.d}: the SIMT forward is faster up to 64`;
   if (s.d % 32 !== 0 || s.d > 128) return `headDim ${s.d} is not a multiple of 32 up to 128`;
   if (![32, 64, 128].includes(s.dv)) return `headDimV ${s.dv} is not 32, 64 or 128`;
-  for (const bm of [64, 48, 32]) {
-    const rg = 256 / (s.dv / 8); // P·V row groups: bm must be a multiple
+  for (const bm of bms) {
+    if (bm % 16 !== 0 || bm < 16 || bm > 64) continue;
+    const rg = 256 / (s.dv / 4 / pvCols); // P·V row groups: bm must be a multiple
     if (bm % rg !== 0) continue;
-    if (tcSmem(s, bm) <= smem) return { bm };
+    if (tcSmem(s, bm) <= smem) return { bm, ...opts };
   }
   return `no tensor-core tile fits headDim ${s.d}/${s.dv} in ${smem} bytes of workgroup memory`;
 }
@@ -48,10 +65,12 @@ export function tcSmem(s: { d: number; dv: number }, bm: number): number {
 export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   const { d, dv } = s;
   const BM = t.bm, BK = TC_BK;
+  const ab = (a: TcAblation) => t.ablate === a || (t.ablate === 'tcprobe' && (a === 'tcexp2' || a === 'tcnomask' || a === 'tcnoscale'));
   const KD = d / 16, NBK = BK / 16, RBN = BM / 16, SB = RBN * NBK;
   const KS = d + 8; // padded K row in workgroup memory (halves)
   const TPR = 4, KPT = BK / TPR; // softmax: 4 threads per row (threads t < BM * 4)
-  const CG = dv / 8, RG = 256 / CG, TMO = BM / RG; // P·V: vec4 columns cg and cg + CG; rows rg + RG * i
+  // P·V: each thread TMO rows (rg + RG * i) by NCV vec4 columns (cg + CG * c). NCV 1: a subgroup is one row group.
+  const NCV = t.pvCols ?? 2, CG = dv / 4 / NCV, RG = 256 / CG, TMO = BM / RG;
   const DV4 = dv / 4, BK4 = BK / 4;
   const LPR = 8, C4 = d / 4 / LPR; // splitting: 8 lanes per row, C4 vec4 each
   const NV = Math.ceil((BK * DV4) / 256);
@@ -59,7 +78,7 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   const L = 'subgroup_matrix_left<f16, 16, 16>', R = 'subgroup_matrix_right<f16, 16, 16>', C = 'subgroup_matrix_result<f32, 16, 16>';
   const u = (n: number) => `${n}u`;
   // Split: this lane's C4 vec4 (xs0..) of one row -> the row's scale over its 8 lanes -> hi/lo halves at `dst`.
-  const split = (dst: string, invDst: string) => splitRowCode(C4, (c, yh, yl) => `{ let a = ${dst} + ${u(c * 4)};
+  const split = (dst: string, invDst: string) => (ab('tcnosplit') ? nosplitCode : splitRowCode)(C4, (c, yh, yl) => `{ let a = ${dst} + ${u(c * 4)};
         kh[a] = f16(${yh}.x); kh[a + 1u] = f16(${yh}.y); kh[a + 2u] = f16(${yh}.z); kh[a + 3u] = f16(${yh}.w);
         kh[a + ${u(BK * KS)}] = f16(${yl}.x); kh[a + ${u(BK * KS + 1)}] = f16(${yl}.y); kh[a + ${u(BK * KS + 2)}] = f16(${yl}.z); kh[a + ${u(BK * KS + 3)}] = f16(${yl}.w); }`, invDst);
   // This thread's K slice of a tile (rows sr = t / 8 of 32, vec4 columns lane8 * C4 + c), zero past the sequence,
@@ -77,29 +96,35 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   // The small products over all of d first, then the large ones: the tensor cores truncate the accumulator at every
   // step, so only the KD steps that add large terms cost large-magnitude truncations (not 3 * KD).
   const bFrag = (c: number, lo: boolean) => `subgroupMatrixLoad<${R}>(&kh, ${lo ? `${u(BK * KS)} + ` : ''}nb * ${u(16 * KS)} + ${u(c * 16)}, true, ${u(KS)})`;
-  const sCompute = `if (sg < ${u(SB)}) {
+  const sCompute = ab('tcnos') ? '' : `if (sg < ${u(SB)}) {
       ${rep(KD, (c) => `c = subgroupMatrixMultiplyAccumulate(ql${c}, ${bFrag(c, false)}, c); c = subgroupMatrixMultiplyAccumulate(qh${c}, ${bFrag(c, true)}, c);`, '\n      ')}
       ${rep(KD, (c) => `c = subgroupMatrixMultiplyAccumulate(qh${c}, ${bFrag(c, false)}, c);`, '\n      ')}
     }`;
   const sStore = `if (sg < ${u(SB)}) { subgroupMatrixStore(&ss, rb * ${u(16 * BK)} + nb * 16u, c, false, ${u(BK)}); }`;
   const sMMA = `c = ${C}(); ${sCompute} ${sStore}`;
   // Softmax of the tile starting at key kt: masked keys give p = 0 exactly, alpha via exp2x.
-  const softmax = (kt: string, par: string) => `{
+  // fold (no softcap): the row's 1/scale and the softmax scale in one factor, the same single rounding of s·scales.
+  const fold = !!t.fold && !s.softcap;
+  const score = (j: number, par: string) => ab('tcnoscale') ? `score2(ss[srow * ${u(BK)} + k${j}])`
+    : fold ? `ss[srow * ${u(BK)} + k${j}] * (kinv[${par} * ${u(BK)} + k${j}] * rowF)`
+    : `score2(ss[srow * ${u(BK)} + k${j}] * (kinv[${par} * ${u(BK)} + k${j}] * qinvRow))`;
+  // Softmax of the tile starting at key kt; `interior`: no key of the tile is masked for any row (umask).
+  const softmax = (kt: string, par: string, interior = false) => `{
       ${rep(KPT, (j) => `let k${j} = sq4 * ${u(KPT)} + ((${u(j)} + srow) % ${u(KPT)}); let kj${j} = i32(${kt}) + i32(k${j});
-      let v${j} = kj${j} >= lo && kj${j} < hi; let x${j} = select(NEG, score2(ss[srow * ${u(BK)} + k${j}] * (kinv[${par} * ${u(BK)} + k${j}] * qinvRow)), v${j});`, '\n      ')}
+      let v${j} = ${ab('tcnomask') || interior ? 'true' : `kj${j} >= lo && kj${j} < hi`}; let x${j} = ${interior ? score(j, par) : `select(NEG, ${score(j, par)}, v${j})`};`, '\n      ')}
       var mt = max(mrun, ${rep(KPT, (j) => `x${j}`, ', ').split(', ').reduce((a, x) => `max(${a}, ${x})`)});
       mt = max(mt, subgroupShuffleXor(mt, 1u)); mt = max(mt, subgroupShuffleXor(mt, 2u));
       let alpha = exp2x(mrun - mt);
       mrun = mt;
       var psum = 0.0;
-      ${rep(KPT, (j) => `{ let p = select(0.0, exp2x(x${j} - mt), v${j}); psum = psum + p; if (sact) { let pi = srow * ${u(BK)} + k${j}; ps[pi >> 2u][pi & 3u] = p; } }`, '\n      ')}
+      ${rep(KPT, (j) => `{ let p = ${interior ? `exp2x(x${j} - mt)` : `select(0.0, exp2x(x${j} - mt), v${j})`}; psum = psum + p; if (sact) { let pi = srow * ${u(BK)} + k${j}; ps[pi >> 2u][pi & 3u] = p; } }`, '\n      ')}
       if (sact && sq4 == 0u) { red[srow] = alpha; }
       lrun = lrun * alpha + psum;
     }`;
   const pvStep = (k4: number) => `{
       ${rep(TMO, (i) => `let p${i} = ps[(rg + ${u(RG * i)}) * ${u(BK4)} + ${u(k4)}];`, ' ')}
-      ${rep(4, (jj) => `{ let va = vs[${u((k4 * 4 + jj) * DV4)} + cg]; let vb = vs[${u((k4 * 4 + jj) * DV4)} + cg + ${u(CG)}];
-        ${rep(TMO, (i) => `oa${i} = fma(vec4<f32>(p${i}[${jj}]), va, oa${i}); ob${i} = fma(vec4<f32>(p${i}[${jj}]), vb, ob${i});`, ' ')} }`, '\n      ')}
+      ${rep(4, (jj) => `{ ${rep(NCV, (c) => `let v${c} = vs[${u((k4 * 4 + jj) * DV4 + c * CG)} + cg];`, ' ')}
+        ${rep(TMO, (i) => rep(NCV, (c) => `o${i}_${c} = fma(vec4<f32>(p${i}[${jj}]), v${c}, o${i}_${c});`, ' '), ' ')} }`, '\n      ')}
     }`;
   const nt = `(jt + 1 < ntiles)`, nt2 = `(jt + 2 < ntiles)`;
   return `enable f16;
@@ -113,7 +138,7 @@ ${paramStruct()}
 @group(0) @binding(5) var<storage, read> Vb: ${storageType(s.dtype, vecDV)};
 @group(0) @binding(6) var<storage, read_write> Ob: ${storageType('f32', vecDV)};
 @group(0) @binding(7) var<storage, read_write> Lb: array<f32>;
-${loaders('q', 'Qb', s.dtype, d, vecD)}${loaders('k', 'Kb', s.dtype, d, vecD)}${loaders('v', 'Vb', s.dtype, dv, vecDV)}${storer('o', 'Ob', dv, vecDV)}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32', true)}
+${loaders('q', 'Qb', s.dtype, d, vecD)}${loaders('k', 'Kb', s.dtype, d, vecD)}${loaders('v', 'Vb', s.dtype, dv, vecDV)}${storer('o', 'Ob', dv, vecDV)}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32' && !ab('tcexp2'), true)}
 const NEG: f32 = -3.0e38;
 var<workgroup> kh: array<f16, ${2 * BK * KS}>;
 var<workgroup> vs: array<vec4<f32>, ${BK * DV4}>;
@@ -154,10 +179,15 @@ ${queryTilePrologue(BM)}
   let gi = i32(i0 + srow);
   ${windowCode('lo', 'hi', 'gi')}
   workgroupBarrier();
-  let qinvRow = qinv[srow];
+  let qinvRow = qinv[srow];${fold ? `
+  let rowF = qinvRow * P.scaleLog2;` : ''}${t.umask ? `
+  // Keys every row of the tile sees (rows past sq ignored: their output is not written): the last row's window start,
+  // the first row's window end.
+  let wlo = select(0, max(0, iLast + off - P.winLeft), P.winLeft >= 0);
+  let whi = select(i32(sk), min(i32(sk), i32(i0) + off + P.winRight + 1), P.winRight >= 0);` : ''}
   var mrun = NEG; var lrun = 0.0;
   let rg = t / ${u(CG)}; let cg = t % ${u(CG)};
-  ${rep(TMO, (i) => `var oa${i} = vec4<f32>(0.0); var ob${i} = vec4<f32>(0.0);`, ' ')}
+  ${rep(TMO, (i) => rep(NCV, (c) => `var o${i}_${c} = vec4<f32>(0.0);`, ' '), ' ')}
   var c = ${C}();
   let jstart = (jlo / ${BK}) * ${BK};
   let ntiles = select(0, (jhi - jstart + ${BK - 1}) / ${BK}, jhi > jstart);
@@ -178,17 +208,17 @@ ${queryTilePrologue(BM)}
   for (var jt = 0; jt < ntiles; jt++) {
     let kt = jstart + jt * ${BK};
     // A(jt): rescale O, P·V(jt), S(jt+1); next tiles into registers.
-    ${rep(TMO, (i) => `{ let a = red[rg + ${u(RG * i)}]; oa${i} = oa${i} * a; ob${i} = ob${i} * a; }`, ' ')}
-    if ${nt2} { ${loadK(`kt + ${2 * BK}`)} }
-    if ${nt} { ${loadV(`kt + ${BK}`)} }
-    ${rep(BK4, (k4) => pvStep(k4), '\n    ')}
+    ${rep(TMO, (i) => `{ let a = red[rg + ${u(RG * i)}]; ${rep(NCV, (c) => `o${i}_${c} = o${i}_${c} * a;`, ' ')} }`, ' ')}
+    ${ab('tcnoload') ? '' : `if ${nt2} { ${loadK(`kt + ${2 * BK}`)} }
+    if ${nt} { ${loadV(`kt + ${BK}`)} }`}
+    ${ab('tcnopv') ? '' : rep(BK4, (k4) => pvStep(k4), '\n    ')}
     if ${nt} { ${sMMA} }
     workgroupBarrier();
     // B(jt): K(jt+2) into kh, V(jt+1) into vs, softmax(jt+1).
     if ${nt2} { ${storeK('u32(jt & 1)')} }
     if ${nt} {
       ${storeV}
-      ${softmax(`kt + ${BK}`, 'u32((jt + 1) & 1)')}
+      ${t.umask ? `if (kt + ${2 * BK} <= whi && kt + ${BK} >= wlo) { ${softmax(`kt + ${BK}`, 'u32((jt + 1) & 1)', true)} } else { ${softmax(`kt + ${BK}`, 'u32((jt + 1) & 1)')} }` : softmax(`kt + ${BK}`, 'u32((jt + 1) & 1)')}
     }
     workgroupBarrier();
   }
@@ -208,8 +238,7 @@ ${queryTilePrologue(BM)}
       let row = qr0 + i0 + r;
       let inv = select(0.0, 1.0 / l, l > 0.0);
       let e = (row * P.hq + h) * ${u(dv)} + P.oShift;
-      st4_o(e + cg * 4u, cg, oa${i} * inv);
-      st4_o(e + (cg + ${u(CG)}) * 4u, cg + ${u(CG)}, ob${i} * inv);
+      ${rep(NCV, (c) => `st4_o(e + (cg + ${u(c * CG)}) * 4u, cg + ${u(c * CG)}, o${i}_${c} * inv);`, ' ')}
     }
   }`, '\n  ')}
 }
@@ -217,21 +246,30 @@ ${queryTilePrologue(BM)}
 }
 
 /**
- * Code of the hi/lo split of one row held by 8 lanes (this lane: C4 vec4 xs0..): the row's largest |x| over the lanes,
+ * Code of the hi/lo split of one row held by `lanes` (8) consecutive lanes (this lane: C4 vec4 xs0..): the row's largest |x| over the lanes,
  * its scale 2^(14 - ceil(log2 max)) from the exponent bits, hi = the scaled value with its mantissa cut to f16's 10
  * bits (exact in f16), lo = the rest; `put(c, yh, yl)` writes vec4 c; `inv` gets 1/scale on lane 0 of the 8.
  */
-function splitRowCode(c4: number, put: (c: number, yh: string, yl: string) => string, inv: string): string {
+export function splitRowCode(c4: number, put: (c: number, yh: string, yl: string) => string, inv: string, lanes = 8, lane = 'lane8'): string {
   return `{
       var mx = 0.0;
       ${rep(c4, (c) => `mx = max(mx, max(max(abs(xs${c}.x), abs(xs${c}.y)), max(abs(xs${c}.z), abs(xs${c}.w))));`, ' ')}
-      mx = max(mx, subgroupShuffleXor(mx, 1u)); mx = max(mx, subgroupShuffleXor(mx, 2u)); mx = max(mx, subgroupShuffleXor(mx, 4u));
+      ${groupReduceShuffle('mx', lanes, 'max')}
       let eb = i32((bitcast<u32>(mx) >> 23u) & 255u) - 127 + select(0, 1, (bitcast<u32>(mx) & 0x7fffffu) != 0u);
       let es = clamp(14 - eb, -126, 127);
       let sc = select(1.0, bitcast<f32>(u32(es + 127) << 23u), mx > 0.0);
       ${rep(c4, (c) => `{ let y = xs${c} * sc; let yh = bitcast<vec4<f32>>(bitcast<vec4<u32>>(y) & vec4<u32>(0xffffe000u)); let yl = y - yh;
         ${put(c, 'yh', 'yl')} }`, '\n      ')}
-      if (lane8 == 0u) { ${inv} = select(1.0, 1.0 / sc, mx > 0.0); }
+      if (${lane} == 0u) { ${inv} = select(1.0, 1.0 / sc, mx > 0.0); }
+    }`;
+}
+
+/** The `tcnosplit` ablation's stand-in for splitRowCode (timing only): hi = f16(x), lo = 0, scale 1. */
+function nosplitCode(c4: number, put: (c: number, yh: string, yl: string) => string, inv: string): string {
+  return `{
+      ${rep(c4, (c) => `{ let yh = xs${c}; let yl = vec4<f32>(0.0);
+        ${put(c, 'yh', 'yl')} }`, '\n      ')}
+      if (lane8 == 0u) { ${inv} = 1.0; }
     }`;
 }
 

@@ -62,8 +62,17 @@ export function forwardOptions(o?: ForwardOptions): ForwardOptions {
  * reads the same Q (resp. K) vec4 at every d step, so the compiler keeps one load: the cost of those workgroup-memory
  * reads alone, the arithmetic unchanged; nopw: the same for P·V's V reads.
  */
-export type ForwardAblation = 'noexp' | 'nopv' | 'noqk' | 'noload' | 'norescale' | 'nobartop' | 'nobar' | 'noqa' | 'noqb' | 'nopw';
+export type ForwardAblation = 'noexp' | 'nopv' | 'noqk' | 'noload' | 'norescale' | 'nobartop' | 'nobar' | 'noqa' | 'noqb' | 'nopw' | TcAblation;
 export const FORWARD_ABLATIONS: readonly ForwardAblation[] = ['noexp', 'nopv', 'noqk', 'noload', 'norescale', 'nobartop', 'nobar', 'noqa', 'noqb', 'nopw'];
+/**
+ * The same for the tensor-core forward (wgsl-forward-tc.ts): tcexp2: the builtin exp2 instead of exp2x's polynomial;
+ * tcnomask: no window test per key (right only for unmasked problems whose seqlenK is a multiple of 32); tcnoscale:
+ * scores not unscaled by the rows' split scales; tcnosplit: K stored as f16(x) and 0 (no row max, no shuffles, no
+ * bit cut); tcnos: no S MMAs; tcnopv: no P·V; tcnoload: no global K/V loads after the prologue; tcprobe: tcexp2 +
+ * tcnomask + tcnoscale (what scripts/fused-f16-probe.ts's pipelined kernel leaves out).
+ */
+export type TcAblation = 'tcexp2' | 'tcnomask' | 'tcnoscale' | 'tcnosplit' | 'tcnos' | 'tcnopv' | 'tcnoload' | 'tcprobe';
+export const TC_ABLATIONS: readonly TcAblation[] = ['tcexp2', 'tcnomask', 'tcnoscale', 'tcnosplit', 'tcnos', 'tcnopv', 'tcnoload', 'tcprobe'];
 let timingAblation: ForwardAblation | undefined;
 /**
  * Set (or clear) the ablation that chooseForwardTiles attaches to the forward tiles it returns. Timing only, for

@@ -17,7 +17,7 @@ function declaredWorkgroupBytes(wgsl: string): number {
 
 describe('tensor-core forward (tiles and code; it runs only where f16 subgroup matrices exist, e.g. the H100 grid)', () => {
   it('takes head dims 96 and 128 with headDimV 32/64/128, and says why not otherwise', () => {
-    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152)).toEqual({ bm: 48 });
+    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152)).toEqual({ bm: 48, pvCols: 1 });
     expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64 });
     expect(tcTiles({ d: 96, dv: 32, subgroups: true }, 49152)).toEqual({ bm: 64 });
     expect(tcTiles({ d: 64, dv: 64, subgroups: true }, 49152)).toMatch(/SIMT forward is faster/);

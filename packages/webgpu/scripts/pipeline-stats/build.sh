@@ -6,6 +6,8 @@
 #   make-spv.mjs + node_modules/naga-wasm   to make other variants there too (node make-spv.mjs DIR VARIANTS.json)
 #   dawn-dump.mjs, run-tint.sh, bin/spirv-as (+ bin/lib/libstdc++.so.6)   the Tint path: the SPIR-V Dawn really runs,
 #                       dumped by Dawn on the GPU machine and assembled there (needs out/device's webgpu package too)
+#   spv/tc-*.wgsl, spv/fusedf16-128-p48-k.wgsl   tensor-core kernels (WGSL only, for run-tint.sh): the engine's
+#                       forward (make-spv.ts's default list) and scripts/fused-f16-probe.ts's pipelined p48:k
 # Usage: bash packages/webgpu/scripts/pipeline-stats/build.sh [VARIANTS.json]   (default list: make-spv.ts)
 # Needs: gcc, Vulkan headers (libvulkan-dev: installed with apt-get when missing and root), node + the repo's
 # npm install (esbuild); spirv-tools (spirv-as is copied into bin/; spirv-val checks the naga files).
@@ -57,6 +59,16 @@ if command -v spirv-val >/dev/null; then
   while read -r f; do spirv-val --target-env vulkan1.1 "$DEST/spv/$f" && echo "ok $f"; done < "$DEST/spv/list.txt"
 fi
 
+echo "== fused-f16-probe WGSL (tensor cores; Tint path only)"
+# The probe writes its WGSL without a GPU (FUSED_WGSL_ONLY); 'webgpu' is stubbed so that no Dawn is loaded.
+TMPB=$(mktemp -d)
+trap 'rm -rf "$TMPB"' EXIT
+printf 'export const globals = {};\nexport function create() { throw new Error("no GPU in the WGSL-only bundle"); }\n' > "$TMPB/webgpu-stub.mjs"
+(cd "$ROOT" && npx --no-install esbuild "$ROOT/packages/webgpu/scripts/fused-f16-probe.ts" --bundle --platform=node --format=esm \
+  --target=node20 --alias:webgpu="$TMPB/webgpu-stub.mjs" --log-level=warning --outfile="$TMPB/fused-f16-probe.mjs")
+FUSED_WGSL_ONLY="$DEST/spv" node "$TMPB/fused-f16-probe.mjs" 128 4096 64 p48:k
+ls "$DEST"/spv/tc-*.wgsl "$DEST"/spv/fusedf16-*.wgsl 2>/dev/null | sed "s|^$DEST/||"
+
 echo "== dawn-dump (Tint path)"
 (cd "$ROOT" && npx --no-install esbuild "$HERE/dawn-dump.ts" --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --log-level=warning --outfile="$DEST/dawn-dump.mjs")
@@ -78,3 +90,4 @@ cp "$HERE/run.sh" "$HERE/run-tint.sh" "$DEST/"
 cat "$DEST/BUILD.txt"
 echo "done: $DEST ($(du -sh "$DEST" | cut -f1)); on the GPU machine: bash .device/on-device.sh bash out/pipeline-stats/run.sh"
 echo "  Tint path (carry out/device too): bash .device/on-device.sh bash out/pipeline-stats/run-tint.sh"
+echo "  tensor cores (Tint path): bash .device/on-device.sh bash out/pipeline-stats/run-tint.sh out/pipeline-stats/spv/tc-*.wgsl out/pipeline-stats/spv/fusedf16-*.wgsl"

@@ -8,6 +8,10 @@
  * (48 KiB workgroup memory, 256 invocations, subgroups of 32). opts: ForwardOptions (fma, fexp, dbuf, unroll),
  * replacing the defaults {fexp: true, unroll: true} as TileOverride.fwdOpts does. Optional: dv (default d), dtype
  * (default f32), softcap (false), subgroups (true), stats (false: the backward's statistics-only forward), ablate.
+ * A variant with "tc": BM is the tensor-core forward instead (src/wgsl-forward-tc.ts forwardTcWGSL with {bm: BM},
+ * the shape as the engine builds it: {dtype, d, dv, softcap, subgroups: true}): WGSL only (naga cannot translate
+ * subgroup matrices; index.json has no "spv" for it, so it is not in build.sh's list.txt): measure it through the
+ * Tint path, `run-tint.sh DIR/NAME.wgsl`.
  * Writes OUTDIR/NAME.wgsl, OUTDIR/NAME.spv and OUTDIR/index.json; exits 1 if any variant failed (after the others).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +19,7 @@ import { join } from 'node:path';
 import { nagaVersion, NagaError, parseWgsl, validate, writeSpirv } from 'naga-wasm';
 import { forwardLayout, forwardOptions, forwardSmem, forwardWGSL, type ForwardAblation, type ForwardOptions, type ForwardShape, type ForwardTiles } from '../../src/wgsl-forward.js';
 import { chooseForwardTiles, type TileLimits, type TileOverride } from '../../src/tiles.js';
+import { forwardTcWGSL, tcSmem, tcTiles } from '../../src/wgsl-forward-tc.js';
 
 interface Variant {
   name: string;
@@ -27,6 +32,8 @@ interface Variant {
   subgroups?: boolean;
   stats?: boolean;
   ablate?: ForwardAblation;
+  /** The tensor-core forward with this bm (WGSL only). */
+  tc?: number;
 }
 
 export const DEFAULT_VARIANTS: Variant[] = [
@@ -35,6 +42,11 @@ export const DEFAULT_VARIANTS: Variant[] = [
   { name: 'd64-96x32-6x2-shared-pf', d: 64, fwd: [96, 32, 6, 2, false, true] },
   { name: 'd64-64x32-4x2-separate-pf', d: 64, fwd: [64, 32, 4, 2, true, true] },
   { name: 'd128-48x32-3x2-shared-pf-nounroll', d: 128, fwd: [48, 32, 3, 2, false, true], opts: { fexp: true } },
+  // Tensor-core forward (WGSL only; Tint path): f32 d128/dv128 non-causal as the engine builds it (bm 48: its choice
+  // on an H100, 48 KiB of workgroup memory), bm 32, and d96/dv32 (bm 64: the choice there).
+  { name: 'tc-d128-bm48', d: 128, tc: 48 },
+  { name: 'tc-d128-bm32', d: 128, tc: 32 },
+  { name: 'tc-d96-dv32-bm64', d: 96, dv: 32, tc: 64 },
 ];
 
 /** What an H100 offers through Dawn (the limits the repo's tile choice sees there). */
@@ -90,6 +102,21 @@ function main(): number {
     const entry: Record<string, unknown> = { name: v.name, shape };
     index.push(entry);
     try {
+      if (v.tc !== undefined) {
+        // The engine's shape for the tensor-core forward (src/engine.ts forward(): no saveStats with tc).
+        const tshape: ForwardShape = { ...shape, subgroups: true };
+        const smem = tcSmem(tshape, v.tc);
+        const engine = tcTiles(tshape, H100.smem);
+        Object.assign(entry, { shape: tshape, tc: { bm: v.tc }, threads: 256, smemBytes: smem, engineTc: engine, wgsl: `${v.name}.wgsl` });
+        const warn: string[] = [];
+        if (smem > H100.smem) warn.push(`workgroup memory ${smem} B > ${H100.smem} B (Dawn would refuse this tile)`);
+        if (typeof engine === 'string') warn.push(`the engine would not use tensor cores here: ${engine}`);
+        else if (engine.bm !== v.tc) warn.push(`the engine picks bm ${engine.bm} here`);
+        if (warn.length) entry.warnings = warn;
+        writeFileSync(join(outDir, `${v.name}.wgsl`), forwardTcWGSL(tshape, { bm: v.tc }));
+        console.error(`${v.name}: tensor-core forward bm ${v.tc}, 256 threads, ${smem} B workgroup memory, WGSL only${warn.length ? ` (warning: ${warn.join('; ')})` : ''}`);
+        continue;
+      }
       const tiles = tilesOf(v);
       const L = forwardLayout(shape, tiles);
       const smem = forwardSmem(shape, tiles);

@@ -4,7 +4,8 @@
 #   bash .device/on-device.sh bash out/pipeline-stats/run-tint.sh [FILE.wgsl...]
 # Default: the WGSL of every kernel of spv/list.txt. Per kernel: dawn-dump.mjs compiles it with Dawn (dump_shaders
 # on; one node process, at most DUMP_S=20 s), `dawn-dump.mjs --split` takes Tint's SPIR-V disassembly from its
-# output, bin/spirv-as assembles it to NAME.tint.spv; then vk-stats runs on all of them. Writes to $OUT (default
+# output, bin/spirv-as assembles it to NAME.tint.spv (`dawn-dump.mjs --patch` then puts in the cooperative-matrix
+# instructions, which this spirv-as does not know); then vk-stats runs on all of them. Writes to $OUT (default
 # ./pipeline-stats-out):
 #   tint-stats.jsonl   one line per kernel (vk-stats; "file" ends in NAME.tint.spv)
 #   tint.log           each kernel's dump/assembly status, Dawn's adapter line, vk-stats's stderr
@@ -79,6 +80,13 @@ one() {
   local tenv; tenv=$(node -p 'JSON.parse(process.argv[1]).targetEnv' "$info")
   if ! spirv_as --target-env "$tenv" --preserve-numeric-ids -o "$W/spv/$n.tint.spv" "$W/spv/$n.tint.as.spvasm" 2> "$W/$n.as.err"; then
     echo "FAILED: spirv-as: $(head -3 "$W/$n.as.err" | tr '\n' ' ')" > "$W/$n.status"
+    cat "$W/$n.as.err" >> "$L"
+    return
+  fi
+  # The cooperative-matrix instructions' placeholders -> the real instructions (dawn-dump.ts header).
+  local np; np=$(node -p 'JSON.parse(process.argv[1]).placeholders ?? 0' "$info")
+  if ! node "$DUMP" --patch "$W/spv/$n.tint.spv" "$np" > /dev/null 2> "$W/$n.as.err"; then
+    echo "FAILED: patch: $(head -3 "$W/$n.as.err" | tr '\n' ' ')" > "$W/$n.status"
     cat "$W/$n.as.err" >> "$L"
     return
   fi

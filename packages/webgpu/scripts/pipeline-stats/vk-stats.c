@@ -14,8 +14,10 @@
  * The device is created with every feature it supports (core 1.0 and, through VkPhysicalDeviceVulkan11/12/13Features,
  * 1.1-1.3, up to the Vulkan version that both the loader and the device offer, at most 1.3), robustBufferAccess as
  * above, and these extensions where supported: VK_KHR_pipeline_executable_properties,
- * VK_KHR_shader_maximal_reconvergence and VK_KHR_shader_subgroup_uniform_control_flow (with their features), so that
- * both naga's SPIR-V and Tint's (Dawn: SPIR-V 1.4, VulkanMemoryModel, MaximallyReconvergesKHR) are accepted.
+ * VK_KHR_shader_maximal_reconvergence, VK_KHR_shader_subgroup_uniform_control_flow and VK_KHR_cooperative_matrix
+ * (with their features; cooperativeMatrixRobustBufferAccess follows robustBufferAccess), so that both naga's SPIR-V
+ * and Tint's (Dawn: SPIR-V 1.4, VulkanMemoryModel, MaximallyReconvergesKHR; CooperativeMatrixKHR for the subgroup
+ * matrices of the tensor-core kernels) are accepted.
  *
  * One JSON line per file on stdout: {file, device, driver, ..., executables: [{name, description, stages,
  * subgroupSize, stats: {NAME: value}, statDescriptions: {NAME: text}}], ir: [...]} or {file, error}.
@@ -49,6 +51,18 @@ typedef struct VkPhysicalDeviceShaderMaximalReconvergenceFeaturesKHR {
   void *pNext;
   VkBool32 shaderMaximalReconvergence;
 } VkPhysicalDeviceShaderMaximalReconvergenceFeaturesKHR;
+#endif
+
+/* Tint's SPIR-V for subgroup matrices declares SPV_KHR_cooperative_matrix; Vulkan headers before 1.3.255 lack it. */
+#ifndef VK_KHR_cooperative_matrix
+#define VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME "VK_KHR_cooperative_matrix"
+#define VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR ((VkStructureType)1000506000)
+typedef struct VkPhysicalDeviceCooperativeMatrixFeaturesKHR {
+  VkStructureType sType;
+  void *pNext;
+  VkBool32 cooperativeMatrix;
+  VkBool32 cooperativeMatrixRobustBufferAccess;
+} VkPhysicalDeviceCooperativeMatrixFeaturesKHR;
 #endif
 
 static PFN_vkGetInstanceProcAddr gipa;
@@ -420,6 +434,7 @@ static DevInfo setup(int want, int allowMissing, int robust) {
   di.haveExt = has_ext(phys, EXT_NAME);
   int haveMR = has_ext(phys, VK_KHR_SHADER_MAXIMAL_RECONVERGENCE_EXTENSION_NAME);
   int haveSUCF = has_ext(phys, VK_KHR_SHADER_SUBGROUP_UNIFORM_CONTROL_FLOW_EXTENSION_NAME);
+  int haveCM = has_ext(phys, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
   /* One chain, filled by vkGetPhysicalDeviceFeatures2 and then passed as it is to vkCreateDevice: every supported
    * feature on (robustBufferAccess excepted, below). */
   VkPhysicalDeviceVulkan11Features v11 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, NULL};
@@ -428,6 +443,7 @@ static DevInfo setup(int want, int allowMissing, int robust) {
   VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pef = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR, NULL, VK_FALSE};
   VkPhysicalDeviceShaderMaximalReconvergenceFeaturesKHR mrf = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_MAXIMAL_RECONVERGENCE_FEATURES_KHR, NULL, VK_FALSE};
   VkPhysicalDeviceShaderSubgroupUniformControlFlowFeaturesKHR sucf = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SUBGROUP_UNIFORM_CONTROL_FLOW_FEATURES_KHR, NULL, VK_FALSE};
+  VkPhysicalDeviceCooperativeMatrixFeaturesKHR cmf = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR, NULL, VK_FALSE, VK_FALSE};
   VkPhysicalDeviceFeatures2 f2 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, NULL};
   void **tail = &f2.pNext;
 #define CHAIN(s)         \
@@ -440,6 +456,7 @@ static DevInfo setup(int want, int allowMissing, int robust) {
   if (di.haveExt) CHAIN(pef);
   if (haveMR) CHAIN(mrf);
   if (haveSUCF) CHAIN(sucf);
+  if (haveCM) CHAIN(cmf);
 #undef CHAIN
   p_vkGetPhysicalDeviceFeatures2(phys, &f2);
   if (!di.haveExt || !pef.pipelineExecutableInfo) {
@@ -453,9 +470,10 @@ static DevInfo setup(int want, int allowMissing, int robust) {
   /* robustBufferAccess as Dawn (on where supported) unless --no-robust. */
   di.robust = robust && f2.features.robustBufferAccess;
   f2.features.robustBufferAccess = di.robust ? VK_TRUE : VK_FALSE;
+  if (!di.robust) cmf.cooperativeMatrixRobustBufferAccess = VK_FALSE;
   /* Extensions: the statistics one, and those Tint's SPIR-V may declare, each only with its feature. An extension
    * whose feature struct is in the chain but that is not enabled would be invalid: unlink those. */
-  const char *exts[4];
+  const char *exts[8];
   uint32_t next = 0;
   for (VkBaseOutStructure *prev = (VkBaseOutStructure *)&f2, *s = prev->pNext; s; s = prev->pNext) {
     const char *name = NULL;
@@ -463,6 +481,7 @@ static DevInfo setup(int want, int allowMissing, int robust) {
     if (s->sType == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR) { name = EXT_NAME; on = di.haveExt; }
     else if (s->sType == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_MAXIMAL_RECONVERGENCE_FEATURES_KHR) { name = VK_KHR_SHADER_MAXIMAL_RECONVERGENCE_EXTENSION_NAME; on = mrf.shaderMaximalReconvergence; }
     else if (s->sType == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SUBGROUP_UNIFORM_CONTROL_FLOW_FEATURES_KHR) { name = VK_KHR_SHADER_SUBGROUP_UNIFORM_CONTROL_FLOW_EXTENSION_NAME; on = sucf.shaderSubgroupUniformControlFlow; }
+    else if (s->sType == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR) { name = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME; on = cmf.cooperativeMatrix; }
     if (name && !on) { prev->pNext = s->pNext; continue; }
     if (name) {
       exts[next++] = name;

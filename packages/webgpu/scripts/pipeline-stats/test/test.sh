@@ -8,7 +8,14 @@
 #     the fake extension (Dawn's dump, split, spirv-as, vk-stats with Tint's modules, files in $OUT), and each
 #     dumped module validated by spirv-val --target-env vulkan1.3 (without MaximallyReconvergesKHR, which this
 #     SPIRV-Tools does not know) and accepted by the real driver (--allow-missing);
-#  5. run-tint.sh's failure path: a WGSL error and a kernel over lavapipe's workgroup memory, logs kept in $OUT.
+#  5. run-tint.sh's failure path: a WGSL error and a kernel over lavapipe's workgroup memory, logs kept in $OUT;
+#  6. cooperative matrices (the tensor-core kernels; Dawn offers no subgroup matrices on lavapipe): run-tint.sh on the
+#     real tensor-core forward's WGSL with a fake `webgpu` package whose pipeline creation prints a hand-made Tint-style
+#     dump (test/coop-matrix.dump.log) as Dawn would: the Dawn toggles and features dawn-dump asks for, split,
+#     placeholders, spirv-as, --patch, and the pipeline created by lavapipe (Mesa's SPIR-V parser reads every
+#     cooperative-matrix instruction); test/coop-check.mjs checks the binary word by word against the grammar;
+#     --patch refusing a wrong count, --split refusing an unknown enumerant, and the checker rejecting SPIRV-Tools'
+#     raw `!<opword>` form (which merges instructions; the reason for the placeholders).
 # Dawn comes from the repo root's node_modules/webgpu (through a link in a temporary folder).
 # Usage: bash packages/webgpu/scripts/pipeline-stats/test/test.sh
 set -uo pipefail
@@ -115,6 +122,71 @@ cat "$T/5.log"
   grep -q 'd128-48x32-3x2-big: FAILED: .*workgroup storage' "$T/fout/tint.log" &&
   [ -f "$T/fout/bad.dump.log" ] && [ -f "$T/fout/d128-48x32-3x2-big.dump.log" ] && grep -q '^d64-16x8-2x2: Register Count=168' "$T/5.log"
 check $? "run-tint.sh failures: reported, exit non-zero, dump logs in \$OUT, the other kernel measured"
+
+# --- 6. cooperative matrices
+mkdir -p "$T/fakewg/node_modules/webgpu/dist/linux-x64"
+: > "$T/fakewg/node_modules/webgpu/dist/linux-x64/dawn.node" # run-tint.sh looks for it
+echo '{"name": "webgpu", "version": "0.0.0-fake", "type": "module", "main": "index.js"}' > "$T/fakewg/node_modules/webgpu/package.json"
+cat > "$T/fakewg/node_modules/webgpu/index.js" <<'EOF2'
+// A stand-in for dawn.node: pipeline creation prints $FAKE_DAWN_DUMP (what Dawn's dump_shaders would print);
+// the create() flags and requested features go to $FAKE_DAWN_ARGS.
+import { readFileSync, writeFileSync } from 'node:fs';
+export const globals = {};
+export function create(flags) {
+  const features = new Set(['subgroups', 'shader-f16', 'chromium-experimental-subgroup-matrix', 'timestamp-query']);
+  const adapter = {
+    features, limits: { maxComputeWorkgroupStorageSize: 49152 }, info: { vendor: 'fake', device: 'fake dawn.node (test.sh)' },
+    requestDevice: async (d) => {
+      writeFileSync(process.env.FAKE_DAWN_ARGS, JSON.stringify({ flags, features: d.requiredFeatures }));
+      return {
+        lost: new Promise(() => {}), destroy() {}, pushErrorScope() {}, popErrorScope: async () => null,
+        createShaderModule: () => ({ getCompilationInfo: async () => ({ messages: [] }) }),
+        createComputePipeline() { process.stdout.write(readFileSync(process.env.FAKE_DAWN_DUMP, 'utf8')); return {}; },
+      };
+    },
+  };
+  return { requestAdapter: async () => adapter };
+}
+EOF2
+OUT="$T/cout" WEBGPU_ROOT="$T/fakewg" TINT_KEEP="$T/ckeep" VK_STATS_LIBVULKAN="$T/fake.so" FAKE_DAWN_DUMP="$HERE/coop-matrix.dump.log" \
+  FAKE_DAWN_ARGS="$T/fake-args.json" bash "$D/run-tint.sh" "$D/spv/tc-d128-bm48.wgsl" > "$T/6.log" 2>&1
+rc=$?
+cat "$T/6.log"
+node -e '
+  const fs = require("fs"), [dir, args] = process.argv.slice(1);
+  const ls = fs.readFileSync(dir + "/tint-stats.jsonl", "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  if (ls.length !== 1 || ls[0].error || ls[0].executables[0].stats["Register Count"] !== 168) throw new Error(JSON.stringify(ls).slice(0, 600));
+  if (!/"placeholders":21/.test(fs.readFileSync(dir + "/tint.log", "utf8"))) throw new Error("tint.log: no placeholders:21");
+  const a = JSON.parse(fs.readFileSync(args, "utf8"));
+  const toggles = a.flags.find((f) => f.startsWith("enable-dawn-features=")) ?? "";
+  for (const t of ["dump_shaders", "allow_unsafe_apis", "vulkan_enable_f16_on_nvidia"]) if (!toggles.split(/[=,]/).includes(t)) throw new Error(`toggle ${t}: ${JSON.stringify(a.flags)}`);
+  for (const f of ["subgroups", "chromium-experimental-subgroup-matrix", "shader-f16"]) if (!a.features.includes(f)) throw new Error(`feature ${f}: ${JSON.stringify(a.features)}`);' "$T/cout" "$T/fake-args.json"
+check $(( rc | $? )) "cooperative matrices through run-tint.sh (fake Dawn printing test/coop-matrix.dump.log): toggles and features asked for, 21 placeholders patched, lavapipe creates the pipeline"
+
+node "$HERE/coop-check.mjs" "$T/ckeep/tc-d128-bm48.tint.spvasm" "$T/ckeep/tc-d128-bm48.tint.spv"
+check $? "cooperative-matrix instructions: opcode, word count and operands of each as the grammar says, one binary instruction per line"
+
+ok=0
+cp "$T/ckeep/tc-d128-bm48.tint.spv" "$T/patched.spv"
+node "$D/dawn-dump.mjs" --patch "$T/patched.spv" 1 2> "$T/6c.err" && ok=1 # already patched: 0 placeholders, not 1
+grep -q '0 placeholder(s) found, 1 expected' "$T/6c.err" && cmp -s "$T/patched.spv" "$T/ckeep/tc-d128-bm48.tint.spv" || ok=1
+sed 's/ NoneKHR$/ BogusKHR/' "$HERE/coop-matrix.dump.log" > "$T/bogus.log"
+node "$D/dawn-dump.mjs" --split "$T/bogus.log" "$T/bogus" 2> "$T/6d.err" && ok=1
+grep -q 'OpCooperativeMatrixMulAddKHR: operand "BogusKHR"' "$T/6d.err" || ok=1
+node "$D/dawn-dump.mjs" --split "$HERE/coop-matrix.dump.log" "$T/cm" > /dev/null || ok=1
+node -e '
+  const fs = require("fs"), f = process.argv[1];
+  const raw = fs.readFileSync(f + ".as.spvasm", "utf8").split("\n").map((l) => {
+    const m = /^(\s*)OpGroupDecorate !(\d+) ([^;]*);/.exec(l);
+    if (!m) return l;
+    const t = m[3].trim().split(/\s+/);
+    return `${m[1]}!${(((t.length + 1) << 16) | Number(m[2])) >>> 0} ${t.join(" ")}`;
+  });
+  fs.writeFileSync(f + ".raw.spvasm", raw.join("\n"));' "$T/cm" || ok=1
+spirv-as --target-env spv1.4 --preserve-numeric-ids -o "$T/cm.raw.spv" "$T/cm.raw.spvasm" || ok=1
+node "$HERE/coop-check.mjs" "$T/cm.spvasm" "$T/cm.raw.spv" > "$T/6e.out" 2>&1 && ok=1
+grep -q 'instruction swallowed the next' "$T/6e.out" || ok=1
+check $ok "--patch refuses a wrong count (file untouched), --split refuses an unknown enumerant, the raw !<opword> form is caught merging instructions"
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
