@@ -197,18 +197,16 @@ const SWEEP: SweepVariant[] = [
   ['default causal', {}, undefined, { dims: [64, 128], causal: true }],
 ];
 /**
- * TILE_VARIANTS=tc: the tensor-core forwards (run with FLASHATTN_WEBGPU_TENSOR_CORES=1): the default (P·V on the
- * tensor cores, wgsl-forward-tcpv.ts), the S-only one (tcPv: false), and timing-only ablations (TC_ABLATIONS).
+ * TILE_VARIANTS=tc: the tensor-core forward (run with FLASHATTN_WEBGPU_TENSOR_CORES=1), d128: its defaults, its code
+ * options off one at a time, and its timing-only ablations (TC_ABLATIONS).
  */
 const TC_SWEEP: SweepVariant[] = [
   ['tc default', {}, undefined, { dims: [128] }],
-  ['tc pvCols 2', { tcOpts: { pvCols: 2 } }, undefined, { dims: [128] }],
-  ['tc fold', { tcOpts: { pvCols: 1, fold: true } }, undefined, { dims: [128] }],
-  ['tc umask', { tcOpts: { pvCols: 1, umask: true } }, undefined, { dims: [128] }],
-  ['tc fold umask', { tcOpts: { pvCols: 1, fold: true, umask: true } }, undefined, { dims: [128] }],
-  ...(['tcnopv', 'tcnos', 'tcnoload', 'tcnomask'] as const).map((a): SweepVariant => [`tc ablate:${a}`, {}, undefined, { dims: [128], ablate: a }]),
+  ['tc pvCols 2', { tcOpts: { pvCols: 2, fold: true } }, undefined, { dims: [128] }],
+  ['tc no fold', { tcOpts: { pvCols: 1 } }, undefined, { dims: [128] }],
+  ...TC_ABLATIONS.map((a): SweepVariant => [`tc ablate:${a}`, {}, undefined, { dims: [128], ablate: a }]),
+  ['tc bm32', { tcBm: [32] }, undefined, { dims: [128] }],
   ['tc default causal', {}, undefined, { dims: [128], causal: true }],
-  ['tc fold umask causal', { tcOpts: { pvCols: 1, fold: true, umask: true } }, undefined, { dims: [128], causal: true }],
 ];
 
 /** Pseudo-random values in [-1, 1) (a random block repeated: uploading 100M+ fresh randoms per head dim is slow). */
@@ -275,7 +273,7 @@ async function tileSweep(deadline: number) {
       e.profile = false;
       const fwdMs = med(ms);
       out('tiles.jsonl', {
-        variant: name, d, causal, seq, ablate: opt?.ablate, lse: p.returnLse, tiles: Array.isArray(plan) ? plan : plan.tiles, subgroups: Array.isArray(plan) ? undefined : plan.subgroups, tc: Array.isArray(plan) ? undefined : (plan.tcpv ?? plan.tc),
+        variant: name, d, causal, seq, ablate: opt?.ablate, lse: p.returnLse, tiles: Array.isArray(plan) ? plan : plan.tiles, subgroups: Array.isArray(plan) ? undefined : plan.subgroups, tc: Array.isArray(plan) ? undefined : plan.tc,
         fwdMs, fwdTflops: forwardFlops(p) / (fwdMs * 1e9), allMs: ms, wallS: (performance.now() - w0) / 1000,
       });
     } catch (err) {

@@ -9,18 +9,14 @@ import { encodeParams, type ParamName } from './wgsl-common.js';
 import { dkvWGSL, dqWGSL, rowStatsWGSL, type BackwardTiles } from './wgsl-backward.js';
 import { forwardAblation, forwardLayout, forwardWGSL, type ForwardTiles, type TcAblation } from './wgsl-forward.js';
 import { forwardTcWGSL, tcTiles, type TcTiles } from './wgsl-forward-tc.js';
-import { forwardTcPvWGSL, tcPvTiles, type TcPvTiles } from './wgsl-forward-tcpv.js';
 import { LINEAR_WG, fillWGSL, packWGSL } from './wgsl-util.js';
 
 
 const POISON: Record<DType, number> = { f32: 0x7fc00000, f16: 0x7e007e00, bf16: 0x7fc07fc0 };
 const bpe = (dt: DType | 'f32') => (dt === 'f32' ? 4 : 2);
 
-/**
- * tc / tcpv: a tensor-core forward's tile where one takes the problem (GpuContext.tensorCores; tcpv: P·V on the tensor
- * cores too, tried first), else the SIMT forward's.
- */
-interface ForwardPlan { tiles: ForwardTiles; subgroups: boolean; chunks: Chunk[]; tc?: TcTiles; tcpv?: TcPvTiles }
+/** tc: the tensor-core forward's tile where it takes the problem (GpuContext.tensorCores), else the SIMT forward's. */
+interface ForwardPlan { tiles: ForwardTiles; subgroups: boolean; chunks: Chunk[]; tc?: TcTiles }
 interface BackwardPlan { dkv: BackwardTiles; dq: BackwardTiles; stats: ForwardPlan; chunks: Chunk[] }
 
 /**
@@ -112,8 +108,6 @@ export class Engine {
     const ab = ablate?.startsWith('tc') ? { ablate: ablate as TcAblation } : {};
     const fits = (bm: number) => Math.ceil(p.seqlenQ / bm) <= l.maxComputeWorkgroupsPerDimension;
     const shape = { d: p.headDim, dv: p.headDimV, subgroups: this.ctx.subgroupMinSize === 32 };
-    const pv = this.override?.tcPv === true ? tcPvTiles(shape, l.maxComputeWorkgroupStorageSize) : undefined;
-    if (typeof pv === 'object' && fits(pv.bm)) return { ...base, tcpv: { ...pv, ...ab } };
     const tc = tcTiles(shape, l.maxComputeWorkgroupStorageSize, this.override?.tcBm, this.override?.tcOpts);
     return typeof tc === 'object' && fits(tc.bm) ? { ...base, tc: { ...tc, ...ab } } : base;
   }
@@ -251,7 +245,7 @@ export class Engine {
         // f32 with the LSE returned: each row's (max, 1/sum) kept for a backward (RowStats), 8 bytes per row after the
         // LSE in its buffer. (A binding of their own cost the d64 forward 6.5% on the H100, run 53.)
         // (Not from the tensor-core forward: its S is rounded unlike the backward's SIMT recomputation.)
-        const saveStats = dt === 'f32' && p.returnLse && !plan.tc && !plan.tcpv;
+        const saveStats = dt === 'f32' && p.returnLse && !plan.tc;
         const statsOff = saveStats ? Math.ceil((4 * n.lse) / 256) * 256 : 0;
         const lse = this.#buffer(saveStats ? statsOff + 8 * n.lse : bufferBytes(n.lse, 4), 'lse', track);
         const acc = dt === 'f32' ? out : this.#buffer(bufferBytes(2 * Math.ceil(n.out / 2), 4), 'out f32', track);
@@ -262,9 +256,9 @@ export class Engine {
         if (acc !== out) this.#fill(rec, acc, POISON.f32);
         const { tiles, subgroups } = plan;
         const shape = { dtype: dt, d: p.headDim, dv: p.headDimV, softcap: p.softcap > 0, subgroups, ...(saveStats ? { saveStats } : {}) };
-        const { tc, tcpv } = plan;
-        const key = tcpv ? `fwdtcpv|${JSON.stringify(shape)}|${JSON.stringify(tcpv)}` : tc ? `fwdtc|${JSON.stringify(shape)}|${JSON.stringify(tc)}` : `fwd|${JSON.stringify(shape)}|${JSON.stringify(tiles)}`;
-        const pl = this.#pipeline(key, () => (tcpv ? forwardTcPvWGSL(shape, tcpv) : tc ? forwardTcWGSL(shape, tc) : forwardWGSL(shape, tiles)));
+        const tc = plan.tc;
+        const key = tc ? `fwdtc|${JSON.stringify(shape)}|${JSON.stringify(tc)}` : `fwd|${JSON.stringify(shape)}|${JSON.stringify(tiles)}`;
+        const pl = this.#pipeline(key, () => (tc ? forwardTcWGSL(shape, tc) : forwardWGSL(shape, tiles)));
         const [tq, tk, tv, to] = this.#rowTensors(p, ['q', 'k', 'v', dt === 'f32' ? 'o' : 'oacc']) as [RowTensor, RowTensor, RowTensor, RowTensor];
         const align = this.ctx.limits.minStorageBufferOffsetAlignment;
         for (const c of plan.chunks) {
@@ -279,7 +273,7 @@ export class Engine {
             { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size },
             { binding: 6, buffer: acc, offset: ro.offset, size: ro.size },
             { binding: 7, buffer: lse },
-          ], [Math.ceil(p.seqlenQ / (tcpv ?? tc ?? tiles).bm), p.nheadsQ, c.b1 - c.b0]);
+          ], [Math.ceil(p.seqlenQ / (tc ?? tiles).bm), p.nheadsQ, c.b1 - c.b0]);
         }
         if (dt !== 'f32') this.#pack(rec, dt, acc, out, n.out);
         this.lastGpuMs = await rec.run(this.profile);

@@ -24,9 +24,7 @@ export interface TileOverride {
   dq?: [number, number, number, number, boolean, (boolean | number)?];
   /** The tensor-core forward's query rows per workgroup, tried in order (default 64, 48, 32: the first that fits). */
   tcBm?: number[];
-  /** true: the forward with P·V on the tensor cores too (wgsl-forward-tcpv.ts; experimental, slower: see its notes). */
-  tcPv?: boolean;
-  /** The tensor-core forward's code options (TcTiles: pvCols, fold, umask), replacing its defaults (tcDefaults). */
+  /** The tensor-core forward's code options (TcOptions: pvCols, fold), replacing its defaults (tcDefaults). */
   tcOpts?: TcOptions;
   /** Backward code options, applied to whichever tiles are chosen: loop unrolling of the dK/dV and of the dQ kernel. */
   bwdOpts?: { dkvUnroll?: BackwardUnroll; dqUnroll?: BackwardUnroll };
@@ -56,8 +54,7 @@ export function checkTileOptions(ov: TileOverride, source: string): void {
   check('fwdOpts', { ...Object.fromEntries(FORWARD_BOOL_OPTIONS.map((k) => [k, bool])), unroll: steps });
   const bwd: [(v: unknown) => boolean, string] = [(v) => steps[0](v) || v === 'scores' || v === 'sums', `${steps[1]}, 'scores' or 'sums'`];
   check('bwdOpts', { dkvUnroll: bwd, dqUnroll: bwd });
-  check('tcOpts', { fold: bool, umask: bool, pvCols: [(v) => v === 1 || v === 2, '1 or 2'] });
-  if (ov.tcPv !== undefined && typeof ov.tcPv !== 'boolean') throw new ValidationError(`${source}.tcPv`, 'true or false', ov.tcPv);
+  check('tcOpts', { fold: bool, pvCols: [(v) => v === 1 || v === 2, '1 or 2'] });
   const bms = ov.tcBm;
   if (bms !== undefined && !(Array.isArray(bms) && bms.length > 0 && bms.every((b) => b === 16 || b === 32 || b === 48 || b === 64)))
     throw new ValidationError(`${source}.tcBm`, 'a non-empty list of 16, 32, 48 or 64', bms);

@@ -26,12 +26,14 @@ export interface TcOptions {
   readonly pvCols?: 1 | 2;
   /** Scores as s * (kinv * (qinv * scaleLog2)): one multiply less per score, the same value (no softcap). */
   readonly fold?: boolean;
-  /** Tiles that no row's window or the sequence end cuts take a softmax without per-key tests (a uniform branch). */
-  readonly umask?: boolean;
 }
-/** Defaults: pvCols 1 where dv is 128 (a warp is one row group and each V load feeds 24 FMAs). */
+/**
+ * Defaults (H100, d128 4k, run 4 of 2026-11-22 session 8): pvCols 1 where dv is 128 (a warp is one row group, so its P
+ * reads are broadcasts and each V read feeds 24 FMAs instead of 12: 19.0 -> 18.0 ms), fold (17.7 ms). A softmax
+ * without per-key tests for tiles no window cuts (a uniform branch) gained 0.1 ms more and is not kept.
+ */
 export function tcDefaults(dv: number): TcOptions {
-  return dv === 128 ? { pvCols: 1 } : {};
+  return dv === 128 ? { pvCols: 1, fold: true } : { fold: true };
 }
 export interface TcTiles extends TcOptions {
   readonly bm: number;
@@ -108,16 +110,16 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   const score = (j: number, par: string) => ab('tcnoscale') ? `score2(ss[srow * ${u(BK)} + k${j}])`
     : fold ? `ss[srow * ${u(BK)} + k${j}] * (kinv[${par} * ${u(BK)} + k${j}] * rowF)`
     : `score2(ss[srow * ${u(BK)} + k${j}] * (kinv[${par} * ${u(BK)} + k${j}] * qinvRow))`;
-  // Softmax of the tile starting at key kt; `interior`: no key of the tile is masked for any row (umask).
-  const softmax = (kt: string, par: string, interior = false) => `{
+  // Softmax of the tile starting at key kt: masked keys give p = 0 exactly, alpha via exp2x.
+  const softmax = (kt: string, par: string) => `{
       ${rep(KPT, (j) => `let k${j} = sq4 * ${u(KPT)} + ((${u(j)} + srow) % ${u(KPT)}); let kj${j} = i32(${kt}) + i32(k${j});
-      let v${j} = ${ab('tcnomask') || interior ? 'true' : `kj${j} >= lo && kj${j} < hi`}; let x${j} = ${interior ? score(j, par) : `select(NEG, ${score(j, par)}, v${j})`};`, '\n      ')}
+      let v${j} = ${ab('tcnomask') ? 'true' : `kj${j} >= lo && kj${j} < hi`}; let x${j} = select(NEG, ${score(j, par)}, v${j});`, '\n      ')}
       var mt = max(mrun, ${rep(KPT, (j) => `x${j}`, ', ').split(', ').reduce((a, x) => `max(${a}, ${x})`)});
       mt = max(mt, subgroupShuffleXor(mt, 1u)); mt = max(mt, subgroupShuffleXor(mt, 2u));
       let alpha = exp2x(mrun - mt);
       mrun = mt;
       var psum = 0.0;
-      ${rep(KPT, (j) => `{ let p = ${interior ? `exp2x(x${j} - mt)` : `select(0.0, exp2x(x${j} - mt), v${j})`}; psum = psum + p; if (sact) { let pi = srow * ${u(BK)} + k${j}; ps[pi >> 2u][pi & 3u] = p; } }`, '\n      ')}
+      ${rep(KPT, (j) => `{ let p = select(0.0, exp2x(x${j} - mt), v${j}); psum = psum + p; if (sact) { let pi = srow * ${u(BK)} + k${j}; ps[pi >> 2u][pi & 3u] = p; } }`, '\n      ')}
       if (sact && sq4 == 0u) { red[srow] = alpha; }
       lrun = lrun * alpha + psum;
     }`;
@@ -180,11 +182,7 @@ ${queryTilePrologue(BM)}
   ${windowCode('lo', 'hi', 'gi')}
   workgroupBarrier();
   let qinvRow = qinv[srow];${fold ? `
-  let rowF = qinvRow * P.scaleLog2;` : ''}${t.umask ? `
-  // Keys every row of the tile sees (rows past sq ignored: their output is not written): the last row's window start,
-  // the first row's window end.
-  let wlo = select(0, max(0, iLast + off - P.winLeft), P.winLeft >= 0);
-  let whi = select(i32(sk), min(i32(sk), i32(i0) + off + P.winRight + 1), P.winRight >= 0);` : ''}
+  let rowF = qinvRow * P.scaleLog2;` : ''}
   var mrun = NEG; var lrun = 0.0;
   let rg = t / ${u(CG)}; let cg = t % ${u(CG)};
   ${rep(TMO, (i) => rep(NCV, (c) => `var o${i}_${c} = vec4<f32>(0.0);`, ' '), ' ')}
@@ -218,7 +216,7 @@ ${queryTilePrologue(BM)}
     if ${nt2} { ${storeK('u32(jt & 1)')} }
     if ${nt} {
       ${storeV}
-      ${t.umask ? `if (kt + ${2 * BK} <= whi && kt + ${BK} >= wlo) { ${softmax(`kt + ${BK}`, 'u32((jt + 1) & 1)', true)} } else { ${softmax(`kt + ${BK}`, 'u32((jt + 1) & 1)')} }` : softmax(`kt + ${BK}`, 'u32((jt + 1) & 1)')}
+      ${softmax(`kt + ${BK}`, 'u32((jt + 1) & 1)')}
     }
     workgroupBarrier();
   }

@@ -17,9 +17,9 @@ function declaredWorkgroupBytes(wgsl: string): number {
 
 describe('tensor-core forward (tiles and code; it runs only where f16 subgroup matrices exist, e.g. the H100 grid)', () => {
   it('takes head dims 96 and 128 with headDimV 32/64/128, and says why not otherwise', () => {
-    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152)).toEqual({ bm: 48, pvCols: 1 });
-    expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64 });
-    expect(tcTiles({ d: 96, dv: 32, subgroups: true }, 49152)).toEqual({ bm: 64 });
+    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152)).toEqual({ bm: 48, pvCols: 1, fold: true });
+    expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64, fold: true });
+    expect(tcTiles({ d: 96, dv: 32, subgroups: true }, 49152)).toEqual({ bm: 64, fold: true });
     expect(tcTiles({ d: 64, dv: 64, subgroups: true }, 49152)).toMatch(/SIMT forward is faster/);
     expect(tcTiles({ d: 112, dv: 112, subgroups: true }, 49152)).toMatch(/headDim 112/);
     expect(tcTiles({ d: 128, dv: 96, subgroups: true }, 49152)).toMatch(/headDimV 96/);
@@ -36,6 +36,25 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
         expect(declaredWorkgroupBytes(code)).toBe(tcSmem({ d, dv }, t.bm));
         expect(tcSmem({ d, dv }, t.bm)).toBeLessThanOrEqual(49152);
       }
+    }
+  });
+
+  it('generates each P·V layout and score form over whole rows, and checks its tcOpts / tcBm overrides key by key', () => {
+    // pvCols 1 needs bm to be a multiple of 256 / (dv / 4) rows; both layouts write each O vec4 of a row once.
+    for (const pvCols of [1, 2] as const) for (const fold of [false, true]) {
+      const t = tcTiles({ d: 128, dv: 128, subgroups: true }, 49152, [48], { pvCols, fold });
+      if (typeof t === 'string') throw new Error(t);
+      const code = forwardTcWGSL({ dtype: 'f32', d: 128, dv: 128, softcap: false, subgroups: true }, t);
+      expect((code.match(/st4_o\(/g) ?? []).length - 1).toBe(48 * 32 / 256); // one per vec4 of the thread, besides the definition
+      expect(code.includes('rowF')).toBe(fold);
+    }
+    expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152, [48], { pvCols: 1 })).toEqual({ bm: 48, pvCols: 1 });
+    const bad: [unknown, RegExp][] = [[{ tcOpts: { pvcols: 1 } }, /tiles\.tcOpts\.pvcols/], [{ tcOpts: { pvCols: 3 } }, /tiles\.tcOpts\.pvCols/], [{ tcBm: [40] }, /tiles\.tcBm/]];
+    for (const [tiles, re] of bad) {
+      let err: unknown;
+      try { createWebGPUBackend({ tiles: tiles as never }); } catch (e) { err = e; }
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(String((err as Error).message)).toMatch(re);
     }
   });
 
