@@ -28,12 +28,13 @@ export interface TcOptions {
   readonly fold?: boolean;
 }
 /**
- * Defaults (H100, d128 4k, run 4 of 2026-11-22 session 8): pvCols 1 where dv is 128 (a warp is one row group, so its P
- * reads are broadcasts and each V read feeds 24 FMAs instead of 12: 19.0 -> 18.0 ms), fold (17.7 ms). A softmax
- * without per-key tests for tiles no window cuts (a uniform branch) gained 0.1 ms more and is not kept.
+ * Defaults (H100, 4k, 2026-11-22 session 8, runs 90-93): pvCols 1 where dv is 64 or more (dv 128: a warp is one row
+ * group, so its P reads are broadcasts and each V read feeds 24 FMAs instead of 12: d128 19.0 -> 18.0 ms; d64
+ * 22.8 -> 19.1 ms), fold (d128 17.7 ms). A softmax without per-key tests for tiles no window cuts (a uniform branch)
+ * gained 0.1 ms more and is not kept.
  */
 export function tcDefaults(dv: number): TcOptions {
-  return dv === 128 ? { pvCols: 1, fold: true } : { fold: true };
+  return dv >= 64 ? { pvCols: 1, fold: true } : { fold: true };
 }
 export interface TcTiles extends TcOptions {
   readonly bm: number;
@@ -46,8 +47,9 @@ export const TC_BK = 32;
 export function tcTiles(s: { d: number; dv: number; subgroups: boolean }, smem: number, bms: readonly number[] = [64, 48, 32], opts: TcOptions = tcDefaults(s.dv)): TcTiles | string {
   const pvCols = opts.pvCols ?? 2;
   if (!s.subgroups) return 'needs subgroups';
-  // Measured on the H100 (run 80, 4k): d128 28.5 TFLOP/s against 24.6 for the SIMT forward, d64 23.4 against 27.1.
-  if (s.d <= 64) return `headDim ${s.d}: the SIMT forward is faster up to 64`;
+  // Measured on the H100 (4k): d128 30.3 TFLOP/s against 24.6 for the SIMT forward (run 92); d64 with pvCols 1 28.8
+  // against 27.1 (run 93; 23.4 with two columns per thread, run 80). Below 64 not measured: the SIMT forward.
+  if (s.d < 64) return `headDim ${s.d}: the SIMT forward up to 32 (the tensor-core one not measured there)`;
   if (s.d % 32 !== 0 || s.d > 128) return `headDim ${s.d} is not a multiple of 32 up to 128`;
   if (![32, 64, 128].includes(s.dv)) return `headDimV ${s.dv} is not 32, 64 or 128`;
   for (const bm of bms) {
