@@ -201,12 +201,12 @@ const SWEEP: SweepVariant[] = [
  * options off one at a time, and its timing-only ablations (TC_ABLATIONS).
  */
 const TC_SWEEP: SweepVariant[] = [
-  ['tc default', {}, undefined, { dims: [128] }],
+  ['tc default', {}],
   ['tc pvCols 2', { tcOpts: { pvCols: 2, fold: true } }, undefined, { dims: [128] }],
   ['tc no fold', { tcOpts: { pvCols: 1 } }, undefined, { dims: [128] }],
   ...TC_ABLATIONS.map((a): SweepVariant => [`tc ablate:${a}`, {}, undefined, { dims: [128], ablate: a }]),
   ['tc bm32', { tcBm: [32] }, undefined, { dims: [128] }],
-  ['tc default causal', {}, undefined, { dims: [128], causal: true }],
+  ['tc default causal', {}, undefined, { causal: true }],
 ];
 
 /** Pseudo-random values in [-1, 1) (a random block repeated: uploading 100M+ fresh randoms per head dim is slow). */

@@ -59,11 +59,12 @@ export async function openContext(): Promise<{ ctx: GpuContext } | { reason: str
   const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
   const features: GPUFeatureName[] = [];
   const sgMin = (info as unknown as { subgroupMinSize?: number })?.subgroupMinSize ?? 0;
+  const sgMax = (info as unknown as { subgroupMaxSize?: number })?.subgroupMaxSize ?? 0;
   const useSubgroups = adapter.features.has('subgroups' as GPUFeatureName) && sgMin >= 4 && !process_env('FLASHATTN_WEBGPU_NO_SUBGROUPS');
   if (useSubgroups) features.push('subgroups' as GPUFeatureName);
   const timestamps = adapter.features.has('timestamp-query');
   if (timestamps) features.push('timestamp-query');
-  const tcWhy = tensorCoresWanted() ? tensorCoresMissing(adapter, useSubgroups) : 'not asked for (FLASHATTN_WEBGPU_TENSOR_CORES=1)';
+  const tcWhy = tensorCoresWanted() ? tensorCoresMissing(adapter, useSubgroups, sgMin, sgMax) : 'not asked for (FLASHATTN_WEBGPU_TENSOR_CORES=1)';
   if (tcWhy === undefined) features.push('chromium-experimental-subgroup-matrix' as GPUFeatureName, 'shader-f16');
   let device: GPUDevice;
   try {
@@ -109,13 +110,16 @@ export function tensorCoresWanted(): boolean {
 }
 
 /** Why this adapter cannot run the tensor-core forward (undefined: it can). */
-function tensorCoresMissing(adapter: GPUAdapter, subgroups: boolean): string | undefined {
+export function tensorCoresMissing(adapter: GPUAdapter, subgroups: boolean, sgMin: number, sgMax: number): string | undefined {
   if (!subgroups) return 'no subgroups';
   if (!adapter.features.has('shader-f16')) return 'no shader-f16 (on NVIDIA, Dawn needs its vulkan_enable_f16_on_nvidia toggle)';
   if (!adapter.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName)) return 'no subgroup matrices (chromium-experimental-subgroup-matrix; Dawn needs allow_unsafe_apis)';
   const info = (adapter as GPUAdapter & { info?: { subgroupMatrixConfigs?: { componentType: string; resultComponentType: string; M: number; N: number; K: number }[] } }).info;
   const ok = (info?.subgroupMatrixConfigs ?? []).some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16);
-  return ok ? undefined : 'no f16 x f16 -> f32 16x16x16 subgroup-matrix configuration';
+  if (!ok) return 'no f16 x f16 -> f32 16x16x16 subgroup-matrix configuration';
+  // The kernel hands matrix jobs to subgroups as t / 32: every subgroup must be exactly 32 invocations.
+  if (sgMin !== 32 || sgMax !== 32) return `subgroup size ${sgMin}..${sgMax}: the tensor-core forward needs exactly 32`;
+  return undefined;
 }
 
 function process_env(name: string): string | undefined {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ValidationError } from '@flashattn/core';
 import { withDawnToggles } from '../src/acquire-gpu.js';
+import { tensorCoresMissing } from '../src/gpu-context.js';
 import { forwardTcWGSL, tcSmem, tcTiles } from '../src/wgsl-forward-tc.js';
 import { createWebGPUBackend } from '../src/index.js';
 
@@ -85,6 +86,18 @@ describe('tensor cores on this adapter', () => {
     }
   });
 
+  it('need f16, f16 subgroup matrices and subgroups of exactly 32 (the kernel maps subgroups as t / 32)', () => {
+    const adapter = (features: string[], configs: object[]) => ({ features: new Set(features), info: { subgroupMatrixConfigs: configs } }) as unknown as GPUAdapter;
+    const all = ['shader-f16', 'chromium-experimental-subgroup-matrix'];
+    const f16 = [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }];
+    expect(tensorCoresMissing(adapter(all, f16), true, 32, 32)).toBeUndefined();
+    expect(tensorCoresMissing(adapter(all, f16), true, 32, 64)).toMatch(/subgroup size 32\.\.64/);
+    expect(tensorCoresMissing(adapter(all, f16), true, 16, 16)).toMatch(/exactly 32/);
+    expect(tensorCoresMissing(adapter(all, f16), false, 32, 32)).toMatch(/no subgroups/);
+    expect(tensorCoresMissing(adapter(['chromium-experimental-subgroup-matrix'], f16), true, 32, 32)).toMatch(/shader-f16/);
+    expect(tensorCoresMissing(adapter(all, [{ ...f16[0], componentType: 'i8', resultComponentType: 'i32' }]), true, 32, 32)).toMatch(/no f16 x f16/);
+  });
+
   it('are off unless asked for, and say why when asked for but missing', async () => {
     vi.stubEnv('FLASHATTN_WEBGPU_TENSOR_CORES', '1');
     const be = createWebGPUBackend();
@@ -92,7 +105,7 @@ describe('tensor cores on this adapter', () => {
     if (!pr.available) return; // no adapter here: nothing to ask (the webgpu suite reports it)
     const tc = String((pr.details as Record<string, unknown>).tensorCores);
     // lavapipe (CI) has no subgroup matrices: off, with the missing piece named; a GPU that has them says so.
-    expect(tc).toMatch(/^(off: (no subgroups|no shader-f16|no subgroup matrices|no f16 x f16)|f16 subgroup matrices)/);
+    expect(tc).toMatch(/^(off: (no subgroups|no shader-f16|no subgroup matrices|no f16 x f16|subgroup size)|f16 subgroup matrices)/);
     await be.dispose?.();
   });
 });
