@@ -10,7 +10,7 @@ import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { appendFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import {
-  caseLabel, checkBackend, computeOracle, forwardFlops, generateCase, makeProblem, tensorSizes, type CaseSpec, type OracleAnswers,
+  caseLabel, checkBackend, computeOracle, forwardFlops, fromFloat, generateCase, makeProblem, tensorSizes, type CaseSpec, type DType, type OracleAnswers,
 } from '@flashattn/core';
 import { referenceOracle } from '@flashattn/reference';
 import { createWebGPUBackend, type TileOverride, type WebGPUBackend } from '../src/index.js';
@@ -181,7 +181,7 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
  * [name, tile override, extra environment (e.g. FLASHATTN_WEBGPU_DAWN_FLAGS), {dims (default 64, 128), seqs (default
  * TILE_SEQ), causal, ablate, lse (default true: the LSE returned, and for f32 the row statistics saved with it)}]
  */
-type SweepVariant = [string, TileOverride, Record<string, string>?, { dims?: number[]; seqs?: number[]; causal?: boolean; ablate?: ForwardAblation; lse?: boolean }?];
+type SweepVariant = [string, TileOverride, Record<string, string>?, { dims?: number[]; seqs?: number[]; causal?: boolean; ablate?: ForwardAblation; lse?: boolean; dtype?: DType }?];
 
 /**
  * The `tiles` mode's built-in list (TILE_VARIANTS, the same JSON, replaces it; the lists of 2026-11-22 are in
@@ -202,11 +202,15 @@ const SWEEP: SweepVariant[] = [
  */
 const TC_SWEEP: SweepVariant[] = [
   ['tc default', {}],
+  ['tc f16', {}, undefined, { dtype: 'f16' }],
+  ['tc bf16', {}, undefined, { dtype: 'bf16' }],
+  ['tc f16 bm48', { tcBm: [48] }, undefined, { dtype: 'f16', dims: [128] }],
   ['tc pvCols 2', { tcOpts: { pvCols: 2, fold: true } }, undefined, { dims: [128] }],
   ['tc no fold', { tcOpts: { pvCols: 1 } }, undefined, { dims: [128] }],
   ...TC_ABLATIONS.map((a): SweepVariant => [`tc ablate:${a}`, {}, undefined, { dims: [128], ablate: a }]),
   ['tc bm32', { tcBm: [32] }, undefined, { dims: [128] }],
   ['tc default causal', {}, undefined, { causal: true }],
+  ['tc f16 causal', {}, undefined, { causal: true, dtype: 'f16' }],
 ];
 
 /** Pseudo-random values in [-1, 1) (a random block repeated: uploading 100M+ fresh randoms per head dim is slow). */
@@ -232,16 +236,17 @@ async function tileSweep(deadline: number) {
   const shared = createWebGPUBackend();
   await shared.probe();
   const inputs = new Map<WebGPUBackend, Map<string, Awaited<ReturnType<NonNullable<WebGPUBackend['device']>['upload']>>[]>>();
-  const problem = (d: number, causal: boolean, seq: number, lse = true) =>
-    makeProblem({ batch: Math.max(1, 16384 / seq), seqlenQ: seq, seqlenK: seq, nheadsQ: 2048 / d, headDim: d, dtype: 'f32', causal, returnLse: lse });
-  const tensorsFor = async (bb: WebGPUBackend, d: number, seq: number) => {
+  const problem = (d: number, causal: boolean, seq: number, lse = true, dtype: DType = 'f32') =>
+    makeProblem({ batch: Math.max(1, 16384 / seq), seqlenQ: seq, seqlenK: seq, nheadsQ: 2048 / d, headDim: d, dtype, causal, returnLse: lse });
+  const tensorsFor = async (bb: WebGPUBackend, d: number, seq: number, dtype: DType = 'f32') => {
     let m = inputs.get(bb);
     if (!m) inputs.set(bb, (m = new Map()));
     const n = tensorSizes(problem(d, false, seq));
-    const key = `${d}:${n.q}:${n.k}`;
+    const key = `${d}:${n.q}:${n.k}:${dtype}`;
     let t = m.get(key);
     if (!t) {
-      t = [await bb.device!.upload(randomF32(n.q), 'f32'), await bb.device!.upload(randomF32(n.k), 'f32'), await bb.device!.upload(randomF32(n.v), 'f32')];
+      const up = (len: number) => bb.device!.upload(dtype === 'f32' ? randomF32(len) : fromFloat(dtype, randomF32(len)), dtype);
+      t = [await up(n.q), await up(n.k), await up(n.v)];
       m.set(key, t);
     }
     return t;
@@ -258,8 +263,8 @@ async function tileSweep(deadline: number) {
       const e = await bb.engine();
       (e as { override?: TileOverride }).override = ov;
       setForwardAblation(opt?.ablate);
-      const p = problem(d, causal, seq, opt?.lse ?? true);
-      const [q, k, v] = await tensorsFor(bb, d, seq);
+      const p = problem(d, causal, seq, opt?.lse ?? true, opt?.dtype);
+      const [q, k, v] = await tensorsFor(bb, d, seq, opt?.dtype);
       const plan = e.forwardPlan(p);
       e.profile = true;
       const ms: number[] = [];
@@ -273,7 +278,7 @@ async function tileSweep(deadline: number) {
       e.profile = false;
       const fwdMs = med(ms);
       out('tiles.jsonl', {
-        variant: name, d, causal, seq, ablate: opt?.ablate, lse: p.returnLse, tiles: Array.isArray(plan) ? plan : plan.tiles, subgroups: Array.isArray(plan) ? undefined : plan.subgroups, tc: Array.isArray(plan) ? undefined : plan.tc,
+        variant: name, d, causal, seq, dtype: p.dtype, ablate: opt?.ablate, lse: p.returnLse, tiles: Array.isArray(plan) ? plan : plan.tiles, subgroups: Array.isArray(plan) ? undefined : plan.subgroups, tc: Array.isArray(plan) ? undefined : plan.tc,
         fwdMs, fwdTflops: forwardFlops(p) / (fwdMs * 1e9), allMs: ms, wallS: (performance.now() - w0) / 1000,
       });
     } catch (err) {

@@ -108,7 +108,7 @@ export class Engine {
     const ab = ablate?.startsWith('tc') ? { ablate: ablate as TcAblation } : {};
     const fits = (bm: number) => Math.ceil(p.seqlenQ / bm) <= l.maxComputeWorkgroupsPerDimension;
     const shape = { d: p.headDim, dv: p.headDimV, subgroups: this.ctx.subgroupMinSize === 32 };
-    const tc = tcTiles(shape, l.maxComputeWorkgroupStorageSize, this.override?.tcBm, this.override?.tcOpts);
+    const tc = tcTiles({ ...shape, half: p.dtype !== 'f32' }, l.maxComputeWorkgroupStorageSize, this.override?.tcBm, this.override?.tcOpts);
     return typeof tc === 'object' && fits(tc.bm) ? { ...base, tc: { ...tc, ...ab } } : base;
   }
 

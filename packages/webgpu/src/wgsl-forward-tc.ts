@@ -38,13 +38,18 @@ export function tcDefaults(dv: number): TcOptions {
 }
 export interface TcTiles extends TcOptions {
   readonly bm: number;
+  /**
+   * f16/bf16 inputs: every value is an f16 after its row's power-of-two scale, so lo is exactly 0 and S = Qh·Kh alone
+   * is bit for bit the three-product sum (the two small products add exact zeros): one K plane, no Q lo matrices.
+   */
+  readonly half?: boolean;
   /** Timing only (scripts/device-run.ts through setForwardAblation; TC_ABLATIONS in wgsl-forward.ts). */
   readonly ablate?: TcAblation;
 }
 export const TC_BK = 32;
 
 /** The tensor-core forward's tile for a shape, or why it cannot take it. */
-export function tcTiles(s: { d: number; dv: number; subgroups: boolean }, smem: number, bms: readonly number[] = [64, 48, 32], opts: TcOptions = tcDefaults(s.dv)): TcTiles | string {
+export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: boolean }, smem: number, bms: readonly number[] = [64, 48, 32], opts: TcOptions = tcDefaults(s.dv)): TcTiles | string {
   const pvCols = opts.pvCols ?? 2;
   if (!s.subgroups) return 'needs subgroups';
   // Measured on the H100 (4k): d128 30.3 TFLOP/s against 24.6 for the SIMT forward (run 92); d64 with pvCols 1 28.8
@@ -56,19 +61,19 @@ export function tcTiles(s: { d: number; dv: number; subgroups: boolean }, smem: 
     if (bm % 16 !== 0 || bm < 16 || bm > 64) continue;
     const rg = 256 / (s.dv / 4 / pvCols); // P·V row groups: bm must be a multiple
     if (bm % rg !== 0) continue;
-    if (tcSmem(s, bm) <= smem) return { bm, ...opts };
+    if (tcSmem(s, bm) <= smem) return { bm, ...opts, ...(s.half ? { half: true } : {}) };
   }
   return `no tensor-core tile fits headDim ${s.d}/${s.dv} in ${smem} bytes of workgroup memory`;
 }
 
-export function tcSmem(s: { d: number; dv: number }, bm: number): number {
+export function tcSmem(s: { d: number; dv: number; half?: boolean }, bm: number): number {
   const bk = TC_BK;
-  return 2 * 2 * bk * (s.d + 8) + 4 * bk * s.dv + 2 * 4 * bm * bk + 4 * bm * 2 + 4 * 2 * bk + 16;
+  return (s.half ? 1 : 2) * 2 * bk * (s.d + 8) + 4 * bk * s.dv + 2 * 4 * bm * bk + 4 * bm * 2 + 4 * 2 * bk + 16;
 }
 
 export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   const { d, dv } = s;
-  const BM = t.bm, BK = TC_BK;
+  const BM = t.bm, BK = TC_BK, half = !!t.half;
   const ab = (a: TcAblation) => t.ablate === a || (t.ablate === 'tcprobe' && (a === 'tcexp2' || a === 'tcnomask' || a === 'tcnoscale'));
   const KD = d / 16, NBK = BK / 16, RBN = BM / 16, SB = RBN * NBK;
   const KS = d + 8; // padded K row in workgroup memory (halves)
@@ -83,8 +88,8 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   const u = (n: number) => `${n}u`;
   // Split: this lane's C4 vec4 (xs0..) of one row -> the row's scale over its 8 lanes -> hi/lo halves at `dst`.
   const split = (dst: string, invDst: string) => (ab('tcnosplit') ? nosplitCode : splitRowCode)(C4, (c, yh, yl) => `{ let a = ${dst} + ${u(c * 4)};
-        kh[a] = f16(${yh}.x); kh[a + 1u] = f16(${yh}.y); kh[a + 2u] = f16(${yh}.z); kh[a + 3u] = f16(${yh}.w);
-        kh[a + ${u(BK * KS)}] = f16(${yl}.x); kh[a + ${u(BK * KS + 1)}] = f16(${yl}.y); kh[a + ${u(BK * KS + 2)}] = f16(${yl}.z); kh[a + ${u(BK * KS + 3)}] = f16(${yl}.w); }`, invDst);
+        kh[a] = f16(${yh}.x); kh[a + 1u] = f16(${yh}.y); kh[a + 2u] = f16(${yh}.z); kh[a + 3u] = f16(${yh}.w);${half ? '' : `
+        kh[a + ${u(BK * KS)}] = f16(${yl}.x); kh[a + ${u(BK * KS + 1)}] = f16(${yl}.y); kh[a + ${u(BK * KS + 2)}] = f16(${yl}.z); kh[a + ${u(BK * KS + 3)}] = f16(${yl}.w);`} }`, invDst);
   // This thread's K slice of a tile (rows sr = t / 8 of 32, vec4 columns lane8 * C4 + c), zero past the sequence,
   // split when stored. (Splitting K once per call into f16 planes instead, read back as vec4<f16>, measured slower:
   // d128 4k 21.4 against 19.3 ms, H100 runs 82-83.)
@@ -101,7 +106,7 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   // step, so only the KD steps that add large terms cost large-magnitude truncations (not 3 * KD).
   const bFrag = (c: number, lo: boolean) => `subgroupMatrixLoad<${R}>(&kh, ${lo ? `${u(BK * KS)} + ` : ''}nb * ${u(16 * KS)} + ${u(c * 16)}, true, ${u(KS)})`;
   const sCompute = ab('tcnos') ? '' : `if (sg < ${u(SB)}) {
-      ${rep(KD, (c) => `c = subgroupMatrixMultiplyAccumulate(ql${c}, ${bFrag(c, false)}, c); c = subgroupMatrixMultiplyAccumulate(qh${c}, ${bFrag(c, true)}, c);`, '\n      ')}
+      ${half ? '' : rep(KD, (c) => `c = subgroupMatrixMultiplyAccumulate(ql${c}, ${bFrag(c, false)}, c); c = subgroupMatrixMultiplyAccumulate(qh${c}, ${bFrag(c, true)}, c);`, '\n      ')}
       ${rep(KD, (c) => `c = subgroupMatrixMultiplyAccumulate(qh${c}, ${bFrag(c, false)}, c);`, '\n      ')}
     }`;
   const sStore = `if (sg < ${u(SB)}) { subgroupMatrixStore(&ss, rb * ${u(16 * BK)} + nb * 16u, c, false, ${u(BK)}); }`;
@@ -144,7 +149,7 @@ ${paramStruct()}
 @group(0) @binding(7) var<storage, read_write> Lb: array<f32>;
 ${loaders('q', 'Qb', s.dtype, d, vecD)}${loaders('k', 'Kb', s.dtype, d, vecD)}${loaders('v', 'Vb', s.dtype, dv, vecDV)}${storer('o', 'Ob', dv, vecDV)}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32' && !ab('tcexp2'), true)}
 const NEG: f32 = -3.0e38;
-var<workgroup> kh: array<f16, ${2 * BK * KS}>;
+var<workgroup> kh: array<f16, ${(half ? 1 : 2) * BK * KS}>;
 var<workgroup> vs: array<vec4<f32>, ${BK * DV4}>;
 var<workgroup> ss: array<f32, ${BM * BK}>;
 var<workgroup> ps: array<vec4<f32>, ${BM * BK4}>;
@@ -161,7 +166,7 @@ ${queryTilePrologue(BM)}
   let sr = t / ${u(LPR)}; let lane8 = t % ${u(LPR)};
   ${rep(C4, (c) => `var rk${c} = vec4<f32>(0.0);`, ' ')} ${rep(NV, (e) => `var rv${e} = vec4<f32>(0.0);`, ' ')}
   // Q: split 32 rows at a time through kh; the subgroups whose row block is among them take their matrices.
-  ${rep(KD, (c) => `var qh${c}: ${L}; var ql${c}: ${L};`, ' ')}
+  ${rep(KD, (c) => `var qh${c}: ${L};${half ? '' : ` var ql${c}: ${L};`}`, ' ')}
   for (var q0 = 0u; q0 < ${u(BM)}; q0 += 32u) {
     workgroupBarrier();
     { let row = i0 + q0 + sr;
@@ -174,7 +179,7 @@ ${queryTilePrologue(BM)}
     workgroupBarrier();
     if (rb * 16u >= q0 && rb * 16u < q0 + 32u) {
       let base = (rb * 16u - q0) * ${u(KS)};
-      ${rep(KD, (c) => `qh${c} = subgroupMatrixLoad<${L}>(&kh, base + ${u(c * 16)}, false, ${u(KS)}); ql${c} = subgroupMatrixLoad<${L}>(&kh, ${u(BK * KS)} + base + ${u(c * 16)}, false, ${u(KS)});`, '\n      ')}
+      ${rep(KD, (c) => `qh${c} = subgroupMatrixLoad<${L}>(&kh, base + ${u(c * 16)}, false, ${u(KS)});${half ? '' : ` ql${c} = subgroupMatrixLoad<${L}>(&kh, ${u(BK * KS)} + base + ${u(c * 16)}, false, ${u(KS)});`}`, '\n      ')}
     }
   }
   // Softmax rows (4 threads each) and their windows; P·V rows and columns.

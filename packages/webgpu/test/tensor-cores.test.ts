@@ -30,15 +30,20 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
   });
 
   it('declares exactly the workgroup memory it budgets for, within the limit', () => {
-    for (const [d, dv] of [[128, 128], [128, 64], [96, 32], [128, 32], [64, 64], [64, 128]] as const) {
-      const t = tcTiles({ d, dv, subgroups: true }, 49152);
+    for (const [d, dv] of [[128, 128], [128, 64], [96, 32], [128, 32], [64, 64], [64, 128]] as const) for (const half of [false, true]) {
+      const t = tcTiles({ d, dv, subgroups: true, half }, 49152);
       if (typeof t === 'string') throw new Error(t);
       for (const softcap of [false, true]) {
-        const code = forwardTcWGSL({ dtype: 'f32', d, dv, softcap, subgroups: true }, t);
-        expect(declaredWorkgroupBytes(code)).toBe(tcSmem({ d, dv }, t.bm));
-        expect(tcSmem({ d, dv }, t.bm)).toBeLessThanOrEqual(49152);
+        const code = forwardTcWGSL({ dtype: half ? 'f16' : 'f32', d, dv, softcap, subgroups: true }, t);
+        expect(declaredWorkgroupBytes(code)).toBe(tcSmem({ d, dv, half }, t.bm));
+        expect(tcSmem({ d, dv, half }, t.bm)).toBeLessThanOrEqual(49152);
+        // f16/bf16 inputs: S from the hi matrices alone (d/16 MMAs per S block), no lo matrices of Q.
+        expect((code.match(/subgroupMatrixMultiplyAccumulate\(/g) ?? []).length).toBe(2 * (half ? 1 : 3) * (d / 16)); // prologue and loop
+        expect(code.includes('ql0')).toBe(!half);
       }
     }
+    // Half inputs free a K plane: a 64-row tile fits at d128.
+    expect(tcTiles({ d: 128, dv: 128, subgroups: true, half: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, half: true });
   });
 
   it('generates each P·V layout and score form over whole rows, and checks its tcOpts / tcBm overrides key by key', () => {
