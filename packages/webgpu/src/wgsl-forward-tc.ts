@@ -36,6 +36,9 @@ export interface TcOptions {
 export function tcDefaults(dv: number): TcOptions {
   return dv >= 64 ? { pvCols: 1, fold: true } : { fold: true };
 }
+// Subgroup-matrix loads and stores take their majorness as a template argument (`row_major` / `col_major`): the
+// older form with a bool argument compiles too but makes Dawn print a "use of deprecated builtin" warning per call
+// on stdout, which broke `flashattn bench --json` with tensor cores on (run 98).
 export interface TcTiles extends TcOptions {
   readonly bm: number;
   /**
@@ -104,12 +107,12 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   const storeV = rep(NV, (e) => `{ let i = t + ${u(256 * e)}; if (i < ${u(BK * DV4)}) { vs[i] = rv${e}; } }`, ' ');
   // The small products over all of d first, then the large ones: the tensor cores truncate the accumulator at every
   // step, so only the KD steps that add large terms cost large-magnitude truncations (not 3 * KD).
-  const bFrag = (c: number, lo: boolean) => `subgroupMatrixLoad<${R}>(&kh, ${lo ? `${u(BK * KS)} + ` : ''}nb * ${u(16 * KS)} + ${u(c * 16)}, true, ${u(KS)})`;
+  const bFrag = (c: number, lo: boolean) => `subgroupMatrixLoad<${R}, col_major>(&kh, ${lo ? `${u(BK * KS)} + ` : ''}nb * ${u(16 * KS)} + ${u(c * 16)}, ${u(KS)})`;
   const sCompute = ab('tcnos') ? '' : `if (sg < ${u(SB)}) {
       ${half ? '' : rep(KD, (c) => `c = subgroupMatrixMultiplyAccumulate(ql${c}, ${bFrag(c, false)}, c); c = subgroupMatrixMultiplyAccumulate(qh${c}, ${bFrag(c, true)}, c);`, '\n      ')}
       ${rep(KD, (c) => `c = subgroupMatrixMultiplyAccumulate(qh${c}, ${bFrag(c, false)}, c);`, '\n      ')}
     }`;
-  const sStore = `if (sg < ${u(SB)}) { subgroupMatrixStore(&ss, rb * ${u(16 * BK)} + nb * 16u, c, false, ${u(BK)}); }`;
+  const sStore = `if (sg < ${u(SB)}) { subgroupMatrixStore<row_major>(&ss, rb * ${u(16 * BK)} + nb * 16u, c, ${u(BK)}); }`;
   const sMMA = `c = ${C}(); ${sCompute} ${sStore}`;
   // Softmax of the tile starting at key kt: masked keys give p = 0 exactly, alpha via exp2x.
   // fold (no softcap): the row's 1/scale and the softmax scale in one factor, the same single rounding of s·scales.
@@ -179,7 +182,7 @@ ${queryTilePrologue(BM)}
     workgroupBarrier();
     if (rb * 16u >= q0 && rb * 16u < q0 + 32u) {
       let base = (rb * 16u - q0) * ${u(KS)};
-      ${rep(KD, (c) => `qh${c} = subgroupMatrixLoad<${L}>(&kh, base + ${u(c * 16)}, false, ${u(KS)});${half ? '' : ` ql${c} = subgroupMatrixLoad<${L}>(&kh, ${u(BK * KS)} + base + ${u(c * 16)}, false, ${u(KS)});`}`, '\n      ')}
+      ${rep(KD, (c) => `qh${c} = subgroupMatrixLoad<${L}, row_major>(&kh, base + ${u(c * 16)}, ${u(KS)});${half ? '' : ` ql${c} = subgroupMatrixLoad<${L}, row_major>(&kh, ${u(BK * KS)} + base + ${u(c * 16)}, ${u(KS)});`}`, '\n      ')}
     }
   }
   // Softmax rows (4 threads each) and their windows; P·V rows and columns.
