@@ -19,7 +19,9 @@ import type { ForwardShape, TcAblation } from './wgsl-forward.js';
  * memory; both through splitRowCode, which kSplitWGSL also runs alone for the tests.
  * K rows in workgroup memory are padded by 8 halves: unpadded, the 16 rows a fragment load reads all start in the same
  * bank (in the probe, scripts/fused-f16-probe.ts: d128 35.5 against 24.8 TFLOP/s, H100 runs 78-79).
+ * f16/bf16 inputs take S = Qh·Kh alone (TcTiles.half). Measurements and what was tried: docs/tensor-core-path.md.
  */
+
 /** The tensor-core forward's code options (TileOverride.tcOpts replaces tcDefaults). */
 export interface TcOptions {
   /** vec4 columns of O per P·V thread (2: 16 threads per row group; 1: a subgroup per row group, twice the rows). */
@@ -114,7 +116,6 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
     }`;
   const sStore = `if (sg < ${u(SB)}) { subgroupMatrixStore<row_major>(&ss, rb * ${u(16 * BK)} + nb * 16u, c, ${u(BK)}); }`;
   const sMMA = `c = ${C}(); ${sCompute} ${sStore}`;
-  // Softmax of the tile starting at key kt: masked keys give p = 0 exactly, alpha via exp2x.
   // fold (no softcap): the row's 1/scale and the softmax scale in one factor, the same single rounding of s·scales.
   const fold = !!t.fold && !s.softcap;
   const score = (j: number, par: string) => ab('tcnoscale') ? `score2(ss[srow * ${u(BK)} + k${j}])`
@@ -254,21 +255,21 @@ ${queryTilePrologue(BM)}
 }
 
 /**
- * Code of the hi/lo split of one row held by `lanes` (8) consecutive lanes (this lane: C4 vec4 xs0..): the row's largest |x| over the lanes,
+ * Code of the hi/lo split of one row held by 8 lanes (this lane: C4 vec4 xs0..): the row's largest |x| over the lanes,
  * its scale 2^(14 - ceil(log2 max)) from the exponent bits, hi = the scaled value with its mantissa cut to f16's 10
  * bits (exact in f16), lo = the rest; `put(c, yh, yl)` writes vec4 c; `inv` gets 1/scale on lane 0 of the 8.
  */
-export function splitRowCode(c4: number, put: (c: number, yh: string, yl: string) => string, inv: string, lanes = 8, lane = 'lane8'): string {
+function splitRowCode(c4: number, put: (c: number, yh: string, yl: string) => string, inv: string): string {
   return `{
       var mx = 0.0;
       ${rep(c4, (c) => `mx = max(mx, max(max(abs(xs${c}.x), abs(xs${c}.y)), max(abs(xs${c}.z), abs(xs${c}.w))));`, ' ')}
-      ${groupReduceShuffle('mx', lanes, 'max')}
+      ${groupReduceShuffle('mx', 8, 'max')}
       let eb = i32((bitcast<u32>(mx) >> 23u) & 255u) - 127 + select(0, 1, (bitcast<u32>(mx) & 0x7fffffu) != 0u);
       let es = clamp(14 - eb, -126, 127);
       let sc = select(1.0, bitcast<f32>(u32(es + 127) << 23u), mx > 0.0);
       ${rep(c4, (c) => `{ let y = xs${c} * sc; let yh = bitcast<vec4<f32>>(bitcast<vec4<u32>>(y) & vec4<u32>(0xffffe000u)); let yl = y - yh;
         ${put(c, 'yh', 'yl')} }`, '\n      ')}
-      if (${lane} == 0u) { ${inv} = select(1.0, 1.0 / sc, mx > 0.0); }
+      if (lane8 == 0u) { ${inv} = select(1.0, 1.0 / sc, mx > 0.0); }
     }`;
 }
 
