@@ -49,6 +49,8 @@ if [ -f $W/dist/linux-x64/dawn.node ]; then
     --log-level=error --outfile=$D/webgpu/fused.js
   npx esbuild packages/webgpu/scripts/fused-f16-probe.ts --bundle --platform=node --format=esm --external:webgpu \
     --log-level=error --outfile=$D/webgpu/fusedf16.js
+  npx esbuild packages/webgpu/scripts/full-tc-probe.ts --bundle --platform=node --format=esm --external:webgpu \
+    --log-level=error --outfile=$D/webgpu/fulltc.js
   cp packages/webgpu/scripts/device.sh packages/webgpu/scripts/torch-sdpa-f32.py $D/webgpu/
 fi
 du -sh $D

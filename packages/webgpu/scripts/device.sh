@@ -14,6 +14,7 @@
 #   fused          the int8 tensor-core fused-forward probe (scripts/fused-mma-probe.ts): FUSED_RUNS is a ';'-separated
 #                  list of its argument lists (d n heads SL:RBW:SPLIT...)
 #   fusedf16       the same for the f16 tensor-core probe (scripts/fused-f16-probe.ts: d n heads RBW[:flags]...)
+#   fulltc         both products on the tensor cores (scripts/full-tc-probe.ts: d n heads BM[:flags]...; FULLTC_RUNS)
 #   probe          what one call's pieces cost alone (scripts/overhead-probe.ts: completion wait, error scopes, buffer allocation)
 #   torch          PyTorch f32 SDPA (memory-efficient) on the same shapes (scripts/torch-sdpa-f32.py), the yardstick
 #   bench          `flashattn bench --backends webgpu`, f32, d64/d128, seqlens 1k-16k, causal and not (wall time)
@@ -44,6 +45,9 @@ for step in "$@"; do
     fusedf16)
       IFS=';' read -ra runs <<<"${FUSED_RUNS:-128 4096 64 4 8;64 4096 128 4 8}"
       for a in "${runs[@]}"; do timeout ${FUSED_S:-150} node $D/webgpu/fusedf16.js $a 2>> $W/fusedf16.err | grep '^{' >> $W/fusedf16.jsonl; done ;;
+    fulltc)
+      IFS=';' read -ra runs <<<"${FULLTC_RUNS:-128 4096 64 64 64:k 64:2;64 4096 128 64 64:k}"
+      for a in "${runs[@]}"; do timeout ${FULLTC_S:-150} node $D/webgpu/fulltc.js $a 2>> $W/fulltc.err | grep '^{' >> $W/fulltc.jsonl; done ;;
     probe) timeout 120 node $D/webgpu/probe.js > $W/probe.jsonl 2> $W/probe.err ;;
     torch) timeout ${TORCH_S:-60} python3 $D/webgpu/torch-sdpa-f32.py ${TORCH_SEQS:-1024,4096,16384} > $W/torch.jsonl 2> $W/torch.err ;;
     grid:*) IFS=: read -r _ dl wk <<<"$step"; bash $D/run.sh webgpu "$dl" "$wk" > $W/grid.log 2>&1 ;;

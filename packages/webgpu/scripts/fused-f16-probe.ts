@@ -18,7 +18,7 @@
  * instead of cutting the mantissa. Checks rows 0-31 of head 0 against float64 and naive f32.
  */
 import { create, globals } from 'webgpu';
-import { attentionReference, randn, timeAndCheck } from './probe-common.js';
+import { attentionReference, fromF16, randn, timeAndCheck, toF16 } from './probe-common.js';
 
 Object.assign(globalThis, globals);
 const out = (o: unknown) => console.log(JSON.stringify(o));
@@ -33,33 +33,6 @@ const SCALE = Math.LOG2E / Math.sqrt(D);
 const W = (n: number) => `${n}u`;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-// f32 -> f16 bits, round to nearest even (subnormals included); and back.
-const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
-function toF16(x: number): number {
-  f32[0] = x;
-  const b = u32[0]!, sign = (b >>> 16) & 0x8000, e = (b >>> 23) & 0xff, m = b & 0x7fffff;
-  if (e === 0xff) return sign | 0x7c00 | (m ? 0x200 : 0);
-  const ue = e - 127 + 15;
-  if (ue >= 0x1f) return sign | 0x7c00;
-  if (ue <= 0) {
-    if (ue < -10) return sign;
-    const mm = m | 0x800000, shift = 14 - ue;
-    let h = mm >>> shift;
-    const rem = mm & ((1 << shift) - 1), halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (ue << 10) | (m >>> 13);
-  const rem = m & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
-  return sign | h;
-}
-function fromF16(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >>> 10) & 0x1f, m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 0x1f) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 /** hi/lo f16 bits of x (already scaled): hi = f16(x), lo = f16(x - hi). */
 const split = (x: number): [number, number] => { const hi = toF16(x); return [hi, toF16(x - fromF16(hi))]; };
 

@@ -93,3 +93,31 @@ export async function timeAndCheck(o: {
     check: { rows: 32, maxErrVsF64: errGpu, maxErrNaiveF32: ref.errNaive, ratio: errGpu / ref.errNaive, maxAbsO: ref.maxRef, unwrittenInLastHead: unwritten },
   };
 }
+
+// f32 -> f16 bits, round to nearest even (subnormals included); and back.
+const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
+export function toF16(x: number): number {
+  f32[0] = x;
+  const b = u32[0]!, sign = (b >>> 16) & 0x8000, e = (b >>> 23) & 0xff, m = b & 0x7fffff;
+  if (e === 0xff) return sign | 0x7c00 | (m ? 0x200 : 0);
+  const ue = e - 127 + 15;
+  if (ue >= 0x1f) return sign | 0x7c00;
+  if (ue <= 0) {
+    if (ue < -10) return sign;
+    const mm = m | 0x800000, shift = 14 - ue;
+    let h = mm >>> shift;
+    const rem = mm & ((1 << shift) - 1), halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (ue << 10) | (m >>> 13);
+  const rem = m & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  return sign | h;
+}
+export function fromF16(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >>> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 0x1f) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}

@@ -9,11 +9,16 @@ import { encodeParams, type ParamName } from './wgsl-common.js';
 import { dkvWGSL, dqWGSL, rowStatsWGSL, type BackwardTiles } from './wgsl-backward.js';
 import { forwardAblation, forwardLayout, forwardWGSL, type ForwardTiles, type TcAblation } from './wgsl-forward.js';
 import { forwardTcWGSL, tcTiles, type TcTiles } from './wgsl-forward-tc.js';
+import { forwardTcPvWGSL, tcPvLayout } from './wgsl-forward-tcpv.js';
+import { kSplitWGSL } from './wgsl-forward-tc.js';
+import { vMaxWGSL, vSplitWGSL } from './wgsl-v-split.js';
 import { LINEAR_WG, fillWGSL, packWGSL } from './wgsl-util.js';
 
 
 const POISON: Record<DType, number> = { f32: 0x7fc00000, f16: 0x7e007e00, bf16: 0x7fc07fc0 };
 const bpe = (dt: DType | 'f32') => (dt === 'f32' ? 4 : 2);
+
+type BoundRange = { buffer: GPUBuffer; offset: number; size: number; shift: number };
 
 /** tc: the tensor-core forward's tile where it takes the problem (GpuContext.tensorCores), else the SIMT forward's. */
 interface ForwardPlan { tiles: ForwardTiles; subgroups: boolean; chunks: Chunk[]; tc?: TcTiles }
@@ -109,7 +114,20 @@ export class Engine {
     const fits = (bm: number) => Math.ceil(p.seqlenQ / bm) <= l.maxComputeWorkgroupsPerDimension;
     const shape = { d: p.headDim, dv: p.headDimV, subgroups: this.ctx.subgroupMinSize === 32 };
     const tc = tcTiles({ ...shape, half: p.dtype !== 'f32' }, l.maxComputeWorkgroupStorageSize, this.override?.tcBm, this.override?.tcOpts);
-    return typeof tc === 'object' && fits(tc.bm) ? { ...base, tc: { ...tc, ...ab } } : base;
+    if (typeof tc !== 'object' || !fits(tc.bm)) return base;
+    if (tc.pv !== 'mma') return { ...base, tc: { ...tc, ...ab } };
+    // P·V on the tensor cores reads K and V split per call into f16 planes (K: 2 per element, V: VP): the chunks
+    // must bind those too, and the split kernels take 32 key rows per workgroup.
+    const vp = tcPvLayout({ d: p.headDim, dv: p.headDimV, half: p.dtype !== 'f32' }, tc.bm).VP;
+    const planes: RowTensor[] = [
+      { name: 'k planes', cu: p.cuSeqlensK, rowElems: p.nheadsKV * p.headDim, bytesPerElem: 4 },
+      { name: 'v planes', cu: p.cuSeqlensK, rowElems: p.nheadsKV * p.headDimV, bytesPerElem: 2 * vp },
+      { name: 'q planes', cu: p.cuSeqlensQ, rowElems: p.nheadsQ * p.headDim, bytesPerElem: 4 },
+    ];
+    const pchunks = planChunks(p.batch, [...this.#rowTensors(p, ['q', 'k', 'v', 'o', 'oacc']), ...planes], l.maxStorageBufferBindingSize, l.minStorageBufferOffsetAlignment, l.maxComputeWorkgroupsPerDimension);
+    const rows = (cu: Int32Array | Uint32Array | readonly number[], c: Chunk) => Math.ceil((cu[c.b1]! - cu[c.b0]!) / 32);
+    if (typeof pchunks === 'string' || pchunks.some((c) => Math.max(rows(p.cuSeqlensK, c), rows(p.cuSeqlensQ, c)) > l.maxComputeWorkgroupsPerDimension)) return base;
+    return { ...base, chunks: pchunks, tc: { ...tc, ...ab } };
   }
 
   backwardPlan(p: Problem): BackwardPlan | string[] {
@@ -153,6 +171,38 @@ export class Engine {
       const [gx, gy, rowsX] = linearGrid(c.n, maxDim);
       rec.add('pre', pl, encodeParams({ count: c.n, pattern, rowsX }), [{ binding: 1, buffer: buf, offset: c.w0 * 4, size: c.n * 4 }], [gx, gy, 1]);
     }
+  }
+
+  /**
+   * Q, K and V of one chunk split into f16 planes for P·V on the tensor cores (kSplitWGSL over Q and K, vMaxWGSL,
+   * vSplitWGSL, in the main pass before the forward): the forward's bindings 4 (K planes), 5 (V planes), 8 (K's
+   * inverse row scales, then each KV head's largest |v| at word `count`), 9 (Q planes, with BM rows to spare: a partial
+   * query tile's fragment loads stay inside) and 10 (Q's inverse row scales).
+   */
+  #splitQKV(rec: Recorder, p: Problem, vp: 2 | 3, c: Chunk, q: BoundRange, k: BoundRange, v: BoundRange, track: GPUBuffer[]) {
+    const rows = p.cuSeqlensK[c.b1]! - p.cuSeqlensK[c.b0]!, hkv = p.nheadsKV, d = p.headDim, dv = p.headDimV;
+    const qRows = p.cuSeqlensQ[c.b1]! - p.cuSeqlensQ[c.b0]!, hq = p.nheadsQ;
+    const qp = this.#buffer(bufferBytes((qRows + 64) * hq * d, 4), 'q planes', track);
+    const qi = this.#buffer(bufferBytes(qRows * hq, 4), 'q scales', track);
+    const ksplit = this.#pipeline(`ksplit|${p.dtype}|${d}`, () => kSplitWGSL({ dtype: p.dtype, d }));
+    rec.add('main', ksplit, encodeParams({ count: qRows, hkv: hq, kShift: q.shift }), [{ binding: 4, buffer: q.buffer, offset: q.offset, size: q.size }, { binding: 8, buffer: qp, size: bufferBytes(qRows * hq * d, 4) }, { binding: 9, buffer: qi, size: 4 * qRows * hq }], [Math.ceil(qRows / 32), hq, 1]);
+    const align = this.ctx.limits.minStorageBufferOffsetAlignment;
+    const kiOff = Math.ceil((4 * rows * hkv) / align) * align;
+    const kp = this.#buffer(bufferBytes(rows * hkv * d, 4), 'k planes', track);
+    const vpb = this.#buffer(bufferBytes((rows * hkv * dv * vp) / 2, 4), 'v planes', track);
+    const ki = this.#buffer(kiOff + bufferBytes(hkv, 4), 'k scales, v max', track);
+    this.#fill(rec, ki, 0);
+    const groups: [number, number, number] = [Math.ceil(rows / 32), hkv, 1];
+    const params = encodeParams({ count: rows, hkv, kShift: k.shift, vShift: v.shift });
+    const kb = { binding: 4, buffer: k.buffer, offset: k.offset, size: k.size }, vb = { binding: 5, buffer: v.buffer, offset: v.offset, size: v.size };
+    const vm = { binding: 10, buffer: ki, offset: kiOff, size: 4 * hkv };
+    rec.add('main', ksplit, params, [kb, { binding: 8, buffer: kp, size: bufferBytes(rows * hkv * d, 4) }, { binding: 9, buffer: ki, size: 4 * rows * hkv }], groups);
+    rec.add('main', this.#pipeline(`vmax|${p.dtype}|${dv}`, () => vMaxWGSL({ dtype: p.dtype, dv })), params, [vb, vm], groups);
+    rec.add('main', this.#pipeline(`vsplit|${p.dtype}|${dv}|${vp}`, () => vSplitWGSL({ dtype: p.dtype, dv, vp })), params, [vb, vm, { binding: 11, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) }], groups);
+    return {
+      k: { binding: 4, buffer: kp, size: bufferBytes(rows * hkv * d, 4) }, v: { binding: 5, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) },
+      q: { binding: 9, buffer: qp }, extra: [{ binding: 8, buffer: ki }, { binding: 10, buffer: qi }], count: kiOff / 4,
+    };
   }
 
   #pack(rec: Recorder, dtype: 'f16' | 'bf16', src: GPUBuffer, dst: GPUBuffer, elems: number): void {
@@ -258,7 +308,7 @@ export class Engine {
         const shape = { dtype: dt, d: p.headDim, dv: p.headDimV, softcap: p.softcap > 0, subgroups, ...(saveStats ? { saveStats } : {}) };
         const tc = plan.tc;
         const key = tc ? `fwdtc|${JSON.stringify(shape)}|${JSON.stringify(tc)}` : `fwd|${JSON.stringify(shape)}|${JSON.stringify(tiles)}`;
-        const pl = this.#pipeline(key, () => (tc ? forwardTcWGSL(shape, tc) : forwardWGSL(shape, tiles)));
+        const pl = this.#pipeline(key, () => (tc ? (tc.pv === 'mma' ? forwardTcPvWGSL(shape, tc) : forwardTcWGSL(shape, tc)) : forwardWGSL(shape, tiles)));
         const [tq, tk, tv, to] = this.#rowTensors(p, ['q', 'k', 'v', dt === 'f32' ? 'o' : 'oacc']) as [RowTensor, RowTensor, RowTensor, RowTensor];
         const align = this.ctx.limits.minStorageBufferOffsetAlignment;
         for (const c of plan.chunks) {
@@ -266,13 +316,16 @@ export class Engine {
           const rk = bindRange(tk, c, align, k.buffer.size);
           const rv = bindRange(tv, c, align, v.buffer.size);
           const ro = bindRange(to, c, align, acc.size);
-          rec.add('main', pl, encodeParams({ ...this.#baseParams(p, c), qShift: rq.shift, kShift: rk.shift, vShift: rv.shift, oShift: ro.shift, statsBase: statsOff / 4 }), [
+          const params = { ...this.#baseParams(p, c), qShift: rq.shift, kShift: rk.shift, vShift: rv.shift, oShift: ro.shift, statsBase: statsOff / 4 };
+          const kv = tc?.pv === 'mma'
+            ? this.#splitQKV(rec, p, tc.half ? 2 : 3, c, { buffer: q.buffer, ...rq }, { buffer: k.buffer, ...rk }, { buffer: v.buffer, ...rv }, track)
+            : { q: { binding: 3, buffer: q.buffer, offset: rq.offset, size: rq.size }, k: { binding: 4, buffer: k.buffer, offset: rk.offset, size: rk.size }, v: { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size }, extra: [], count: 0 };
+          rec.add('main', pl, encodeParams({ ...params, count: kv.count }), [
             { binding: 1, buffer: cu },
-            { binding: 3, buffer: q.buffer, offset: rq.offset, size: rq.size },
-            { binding: 4, buffer: k.buffer, offset: rk.offset, size: rk.size },
-            { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size },
+            kv.q, kv.k, kv.v,
             { binding: 6, buffer: acc, offset: ro.offset, size: ro.size },
             { binding: 7, buffer: lse },
+            ...kv.extra,
           ], [Math.ceil(p.seqlenQ / (tc ?? tiles).bm), p.nheadsQ, c.b1 - c.b0]);
         }
         if (dt !== 'f32') this.#pack(rec, dt, acc, out, n.out);

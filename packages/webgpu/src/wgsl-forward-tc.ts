@@ -1,5 +1,6 @@
 import { exp2Fn, groupReduceShuffle, loaders, paramStruct, queryTilePrologue, rep, scoreFns, storageType, storer, windowCode } from './wgsl-common.js';
 import type { ForwardShape, TcAblation } from './wgsl-forward.js';
+import { tcPvLayout } from './wgsl-forward-tcpv.js';
 
 /**
  * The tensor-core forward (f32-exact QKᵀ on f16 tensor cores; Dawn's subgroup matrices, 16x16x16 f16 -> f32):
@@ -28,15 +29,20 @@ export interface TcOptions {
   readonly pvCols?: 1 | 2;
   /** Scores as s * (kinv * (qinv * scaleLog2)): one multiply less per score, the same value (no softcap). */
   readonly fold?: boolean;
+  /** P·V on the FMA units ('fma', this file) or on the tensor cores too ('mma', wgsl-forward-tcpv.ts: BM 64 only). */
+  readonly pv?: 'fma' | 'mma';
 }
 /**
- * Defaults (H100, 4k, 2026-11-22 session 8, runs 90-93): pvCols 1 where dv is 64 or more (dv 128: a warp is one row
- * group, so its P reads are broadcasts and each V read feeds 24 FMAs instead of 12: d128 19.0 -> 18.0 ms; d64
- * 22.8 -> 19.1 ms), fold (d128 17.7 ms). A softmax without per-key tests for tiles no window cuts (a uniform branch)
- * gained 0.1 ms more and is not kept.
+ * Defaults (H100): pv 'mma' for f16/bf16 inputs (session 9, run 118, 4k: d128 11.0 against 16.5 ms, d64 13.1 against
+ * 21.2) where it fits (BM 64 in the workgroup memory); f32 keeps P·V on the FMA units: with 'mma' it is 2-3% faster
+ * from 2k up but 5-9% slower at 1k, and its worst grid case is 2.12x the baseline's error (inside the bound through
+ * flash-attn's atol; 'fma': 1.90x) (run 119). P·V on the FMA units takes pvCols 1 where dv
+ * is 64 or more (session 8, runs 90-93: dv 128: a warp is one row group, so its P reads are broadcasts and each V read
+ * feeds 24 FMAs instead of 12: d128 19.0 -> 18.0 ms; d64 22.8 -> 19.1 ms) and fold (d128 17.7 ms). A softmax without
+ * per-key tests for tiles no window cuts (a uniform branch) gained 0.1 ms more and is not kept.
  */
-export function tcDefaults(dv: number): TcOptions {
-  return dv >= 64 ? { pvCols: 1, fold: true } : { fold: true };
+export function tcDefaults(dv: number, half = false): TcOptions {
+  return { ...(dv >= 64 ? { pvCols: 1 as const } : {}), fold: true, pv: half ? 'mma' : 'fma' };
 }
 // Subgroup-matrix loads and stores take their majorness as a template argument (`row_major` / `col_major`): the
 // older form with a bool argument compiles too but makes Dawn print a "use of deprecated builtin" warning per call
@@ -54,7 +60,7 @@ export interface TcTiles extends TcOptions {
 export const TC_BK = 32;
 
 /** The tensor-core forward's tile for a shape, or why it cannot take it. */
-export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: boolean }, smem: number, bms: readonly number[] = [64, 48, 32], opts: TcOptions = tcDefaults(s.dv)): TcTiles | string {
+export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: boolean }, smem: number, bms: readonly number[] = [64, 48, 32], opts: TcOptions = tcDefaults(s.dv, s.half)): TcTiles | string {
   const pvCols = opts.pvCols ?? 2;
   if (!s.subgroups) return 'needs subgroups';
   // Measured on the H100 (4k): d128 30.3 TFLOP/s against 24.6 for the SIMT forward (run 92); d64 with pvCols 1 28.8
@@ -62,6 +68,9 @@ export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: b
   if (s.d < 64) return `headDim ${s.d}: the SIMT forward up to 32 (the tensor-core one not measured there)`;
   if (s.d % 32 !== 0 || s.d > 128) return `headDim ${s.d} is not a multiple of 32 up to 128`;
   if (![32, 64, 128].includes(s.dv)) return `headDimV ${s.dv} is not 32, 64 or 128`;
+  // P·V on the tensor cores where its 64-row tile fits, else on the FMA units (the same options otherwise).
+  if (opts.pv === 'mma' && bms.includes(64) && tcPvLayout({ ...s, half: !!s.half }, 64).bytes <= smem) return { bm: 64, ...opts, ...(s.half ? { half: true } : {}) };
+  if (opts.pv === 'mma') opts = { ...opts, pv: 'fma' };
   for (const bm of bms) {
     if (bm % 16 !== 0 || bm < 16 || bm > 64) continue;
     const rg = 256 / (s.dv / 4 / pvCols); // P·V row groups: bm must be a multiple
@@ -259,7 +268,7 @@ ${queryTilePrologue(BM)}
  * its scale 2^(14 - ceil(log2 max)) from the exponent bits, hi = the scaled value with its mantissa cut to f16's 10
  * bits (exact in f16), lo = the rest; `put(c, yh, yl)` writes vec4 c; `inv` gets 1/scale on lane 0 of the 8.
  */
-function splitRowCode(c4: number, put: (c: number, yh: string, yl: string) => string, inv: string): string {
+export function splitRowCode(c4: number, put: (c: number, yh: string, yl: string) => string, inv: string): string {
   return `{
       var mx = 0.0;
       ${rep(c4, (c) => `mx = max(mx, max(max(abs(xs${c}.x), abs(xs${c}.y)), max(abs(xs${c}.z), abs(xs${c}.w))));`, ' ')}
@@ -267,10 +276,15 @@ function splitRowCode(c4: number, put: (c: number, yh: string, yl: string) => st
       let eb = i32((bitcast<u32>(mx) >> 23u) & 255u) - 127 + select(0, 1, (bitcast<u32>(mx) & 0x7fffffu) != 0u);
       let es = clamp(14 - eb, -126, 127);
       let sc = select(1.0, bitcast<f32>(u32(es + 127) << 23u), mx > 0.0);
-      ${rep(c4, (c) => `{ let y = xs${c} * sc; let yh = bitcast<vec4<f32>>(bitcast<vec4<u32>>(y) & vec4<u32>(0xffffe000u)); let yl = y - yh;
+      ${rep(c4, (c) => `{ let y = xs${c} * sc; let yh = ${cutF16('y', true)}; let yl = y - yh;
         ${put(c, 'yh', 'yl')} }`, '\n      ')}
       if (lane8 == 0u) { ${inv} = select(1.0, 1.0 / sc, mx > 0.0); }
     }`;
+}
+
+/** WGSL: x (f32, or vec4<f32> with vec) with its mantissa cut to f16's 10 bits (exact in f16 where x is in its normal range). */
+export function cutF16(x: string, vec = false): string {
+  return vec ? `bitcast<vec4<f32>>(bitcast<vec4<u32>>(${x}) & vec4<u32>(0xffffe000u))` : `bitcast<f32>(bitcast<u32>(${x}) & 0xffffe000u)`;
 }
 
 /** The `tcnosplit` ablation's stand-in for splitRowCode (timing only): hi = f16(x), lo = 0, scale 1. */

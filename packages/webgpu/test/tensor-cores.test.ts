@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ValidationError } from '@flashattn/core';
 import { withDawnToggles } from '../src/acquire-gpu.js';
 import { tensorCoresMissing } from '../src/gpu-context.js';
-import { forwardTcWGSL, tcSmem, tcTiles } from '../src/wgsl-forward-tc.js';
+import { forwardTcWGSL, tcDefaults, tcSmem, tcTiles } from '../src/wgsl-forward-tc.js';
+import { forwardTcPvWGSL, tcPvLayout } from '../src/wgsl-forward-tcpv.js';
 import { createWebGPUBackend } from '../src/index.js';
 
 /** Bytes of every `var<workgroup>` array the WGSL declares (f16 2, f32/i32/u32 4, vec4<f32> 16; the vec4<u32> `uni` 16). */
@@ -18,10 +19,10 @@ function declaredWorkgroupBytes(wgsl: string): number {
 
 describe('tensor-core forward (tiles and code; it runs only where f16 subgroup matrices exist, e.g. the H100 grid)', () => {
   it('takes head dims 96 and 128 with headDimV 32/64/128, and says why not otherwise', () => {
-    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152)).toEqual({ bm: 48, pvCols: 1, fold: true });
-    expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true });
-    expect(tcTiles({ d: 64, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true });
-    expect(tcTiles({ d: 96, dv: 32, subgroups: true }, 49152)).toEqual({ bm: 64, fold: true });
+    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152)).toEqual({ bm: 48, pvCols: 1, fold: true, pv: 'fma' });
+    expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, pv: 'fma' });
+    expect(tcTiles({ d: 64, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, pv: 'fma' });
+    expect(tcTiles({ d: 96, dv: 32, subgroups: true }, 49152)).toEqual({ bm: 64, fold: true, pv: 'fma' });
     expect(tcTiles({ d: 32, dv: 32, subgroups: true }, 49152)).toMatch(/SIMT forward up to 32/);
     expect(tcTiles({ d: 112, dv: 112, subgroups: true }, 49152)).toMatch(/headDim 112/);
     expect(tcTiles({ d: 128, dv: 96, subgroups: true }, 49152)).toMatch(/headDimV 96/);
@@ -30,20 +31,28 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
   });
 
   it('declares exactly the workgroup memory it budgets for, within the limit', () => {
-    for (const [d, dv] of [[128, 128], [128, 64], [96, 32], [128, 32], [64, 64], [64, 128]] as const) for (const half of [false, true]) {
-      const t = tcTiles({ d, dv, subgroups: true, half }, 49152);
+    for (const [d, dv] of [[128, 128], [128, 64], [96, 32], [128, 32], [64, 64], [64, 128]] as const) for (const half of [false, true]) for (const pv of ['fma', 'mma'] as const) {
+      const t = tcTiles({ d, dv, subgroups: true, half }, 49152, undefined, { ...tcDefaults(dv, half), pv });
       if (typeof t === 'string') throw new Error(t);
+      expect(t.pv).toBe(pv); // every one of these shapes fits P·V on the tensor cores at 48 KiB
       for (const softcap of [false, true]) {
-        const code = forwardTcWGSL({ dtype: half ? 'f16' : 'f32', d, dv, softcap, subgroups: true }, t);
-        expect(declaredWorkgroupBytes(code)).toBe(tcSmem({ d, dv, half }, t.bm));
-        expect(tcSmem({ d, dv, half }, t.bm)).toBeLessThanOrEqual(49152);
-        // f16/bf16 inputs: S from the hi matrices alone (d/16 MMAs per S block), no lo matrices of Q.
-        expect((code.match(/subgroupMatrixMultiplyAccumulate\(/g) ?? []).length).toBe(2 * (half ? 1 : 3) * (d / 16)); // prologue and loop
+        const shape = { dtype: half ? 'f16' as const : 'f32' as const, d, dv, softcap, subgroups: true };
+        const code = pv === 'mma' ? forwardTcPvWGSL(shape, t) : forwardTcWGSL(shape, t);
+        const bytes = pv === 'mma' ? tcPvLayout({ d, dv, half }, t.bm).bytes : tcSmem({ d, dv, half }, t.bm);
+        expect(declaredWorkgroupBytes(code)).toBe(bytes);
+        expect(bytes).toBeLessThanOrEqual(49152);
+        // f16/bf16 inputs: S from the hi matrices alone (d/16 MMAs per S block), no lo matrices of Q. 'fma': S in the
+        // prologue and the loop; 'mma': S once, and P·V's k-steps x row blocks x (V pieces + 1) products.
+        const sMMAs = (half ? 1 : 3) * (d / 16), L = tcPvLayout({ d, dv, half }, 64);
+        expect((code.match(/subgroupMatrixMultiplyAccumulate\(/g) ?? []).length).toBe(pv === 'mma' ? sMMAs + 2 * L.TB * (L.VP + 1) : 2 * sMMAs);
         expect(code.includes('ql0')).toBe(!half);
       }
     }
-    // Half inputs free a K plane: a 64-row tile fits at d128.
-    expect(tcTiles({ d: 128, dv: 128, subgroups: true, half: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, half: true });
+    // Half inputs free a K plane: a 64-row tile fits at d128; and they take P·V on the tensor cores by default.
+    expect(tcTiles({ d: 128, dv: 128, subgroups: true, half: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, pv: 'mma', half: true });
+    // P·V on the tensor cores needs its 64-row tile: without it (a tcBm override, or too little memory) P·V is on the FMA units.
+    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152, [48], { pv: 'mma' })).toEqual({ bm: 48, pv: 'fma' });
+    expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 40000, undefined, { pv: 'mma' })).toMatchObject({ pv: 'fma' });
   });
 
   it('generates each P·V layout and score form over whole rows, and checks its tcOpts / tcBm overrides key by key', () => {
@@ -56,7 +65,7 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
       expect(code.includes('rowF')).toBe(fold);
     }
     expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152, [48], { pvCols: 1 })).toEqual({ bm: 48, pvCols: 1 });
-    const bad: [unknown, RegExp][] = [[{ tcOpts: { pvcols: 1 } }, /tiles\.tcOpts\.pvcols/], [{ tcOpts: { pvCols: 3 } }, /tiles\.tcOpts\.pvCols/], [{ tcBm: [40] }, /tiles\.tcBm/]];
+    const bad: [unknown, RegExp][] = [[{ tcOpts: { pvcols: 1 } }, /tiles\.tcOpts\.pvcols/], [{ tcOpts: { pvCols: 3 } }, /tiles\.tcOpts\.pvCols/], [{ tcOpts: { pv: 'tc' } }, /tiles\.tcOpts\.pv/], [{ tcBm: [40] }, /tiles\.tcBm/]];
     for (const [tiles, re] of bad) {
       let err: unknown;
       try { createWebGPUBackend({ tiles: tiles as never }); } catch (e) { err = e; }

@@ -1,0 +1,188 @@
+import { exp2Fn, paramStruct, queryTilePrologue, rep, scoreFns, storageType, windowCode } from './wgsl-common.js';
+import { vScaleCode } from './wgsl-v-split.js';
+import { TC_BK, cutF16, type TcTiles } from './wgsl-forward-tc.js';
+import type { ForwardShape, TcAblation } from './wgsl-forward.js';
+
+/**
+ * The tensor-core forward with **both** products on the f16 tensor cores (TcOptions.pv 'mma'), exact enough for f32:
+ * - S = QKᵀ as in wgsl-forward-tc.ts (per-row power-of-two scales, hi/lo splits, three products, small ones first).
+ * - P·V: P (≤ 1) scaled by 2^14 is split into hi + lo; V comes split into VP pieces with one power of two per KV head
+ *   (wgsl-v-split.ts: three pieces, 33 bits, so a one-hot row gives V itself), and T = Ph·(Vlo + Vmid) + Pl·Vh + Ph·Vh
+ *   goes into **fresh** result matrices every key tile (the tensor cores truncate the accumulator; a fresh T keeps that
+ *   at one tile's magnitude), flushed through workgroup memory into O in f32 registers: O = O·alpha + T·scale.
+ * - K and Q come split too (kSplitWGSL, the split the other kernel does per tile): all three are split once per call, in
+ *   the engine's main pass before this kernel, instead of once per query tile; Q's matrices load straight from there.
+ * Layout: 256 threads, BM = 64 query rows, key tiles of 32. S: subgroup sg owns block (rb, nb) = (sg / 2, sg % 2).
+ * P·V: subgroup sg owns O's column block pnb = sg % NB and row blocks prb0 + RS·i; it reads each V fragment once per
+ * k-step for all its row blocks. The flush reads back one column per lane, every other row (rows lane/16 + 2x): 32
+ * consecutive floats per read, no bank conflicts. K and V planes are staged as u32 words (consecutive lanes, consecutive
+ * words: no bank conflicts on the 16-bit stores).
+ * Workgroup memory (48 KiB): K and V take turns in one region (V needs 3 planes), so a tile is not pipelined:
+ *   P1 V(j) -> registers; S(j) [K(j)] -> ss | P2 V(j) into the region; softmax(j) -> P hi/lo, alpha |
+ *   P3 P·V(j) -> T; K(j+1) -> registers; flush (rounds of one T block per subgroup) | P4 K(j+1) into the region |
+ * (Loads placed for short register lives: with V(j+1) loaded in P3 and K(j+1) in P2, d128 took 21.5 ms, run 114.)
+ * Measured first as a probe (scripts/full-tc-probe.ts, H100, session 9, runs 102-112): d128 4k 13.6 ms (40.3
+ * TFLOP/s), d64 16.3 ms, against 17.7 / 19.1 ms for wgsl-forward-tc.ts. Here (runs 113-119): f32 d128 17.0, d64 19.0
+ * (the 3 ms to the probe are not found, run 117); f16 d128 11.0, d64 13.1. Splitting V per tile inside this kernel
+ * instead of beforehand was no faster for f32 (run 113).
+ */
+export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
+  const { d, dv } = s;
+  const L = tcPvLayout({ d, dv, half: !!t.half }, t.bm);
+  const { BM, KS, VS, PS, VP, RBN, NB, TB, RS, R, rounds, regionHalves, ffFloats } = L;
+  const BK = TC_BK, half = !!t.half;
+  // Timing only (scripts/device-run.ts through setForwardAblation): one piece removed, results wrong on purpose.
+  const ab = (a: TcAblation) => t.ablate === a;
+  const KD = d / 16, NBK = BK / 16;
+  const KPT = 8; // softmax: 4 threads per row, 8 keys each
+  // K and V come split (kSplitWGSL: [row][hkv][2 planes][d]; vSplitWGSL: [row][hkv][VP planes][dv], f16 pairs read as
+  // u32 words, consecutive lanes on consecutive words): KW / VW words per thread and tile.
+  const KPn = half ? 1 : 2, HW = d / 2, HV = dv / 2, KW = (KPn * BK * HW) / 256, VW = (VP * BK * HV) / 256;
+  const Lm = 'subgroup_matrix_left<f16, 16, 16>', Rm = 'subgroup_matrix_right<f16, 16, 16>', Cm = 'subgroup_matrix_result<f32, 16, 16>';
+  const u = (n: number) => `${n}u`;
+  const mma = (a: string, b: string, acc: string) => `${acc} = subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${acc});`;
+  const word = (e: number, per: number) => `let w = t + ${u(256 * e)}; let row = w / ${u(per)}; let rem = w - row * ${u(per)};`;
+  // K's inverse row scales travel in a register of threads t < 32 (a global load right before the barrier would stall).
+  const loadK = (kt: string) => `${rep(KW, (e) => `{ ${word(e, KPn * HW)} let gr = u32(${kt}) + row;
+      rk${e} = 0u; if (gr < sk) { rk${e} = KPw[((kr0 + gr) * P.hkv + hk) * ${u(2 * HW)} + rem]; } }`, '\n    ')}
+    { let gr = u32(${kt}) + t; rki = 0.0; if (t < ${u(BK)} && gr < sk) { rki = KI[(kr0 + gr) * P.hkv + hk]; } }`;
+  const storeK = `${rep(KW, (e) => `{ ${word(e, KPn * HW)} let pl = rem / ${u(HW)}; let cw = rem - pl * ${u(HW)};
+      let x = bitcast<vec2<f16>>(rk${e}); let a = pl * ${u(BK * KS)} + row * ${u(KS)} + cw * 2u; kh[a] = x.x; kh[a + 1u] = x.y; }`, '\n    ')}
+    if (t < ${u(BK)}) { kinv[t] = rki; }`;
+  const loadV = (kt: string) => rep(VW, (e) => `{ ${word(e, VP * HV)} let gr = u32(${kt}) + row;
+      rv${e} = 0u; if (gr < sk) { rv${e} = VPw[((kr0 + gr) * P.hkv + hk) * ${u(VP * HV)} + rem]; } }`, '\n    ');
+  const storeV = rep(VW, (e) => `{ ${word(e, VP * HV)} let pl = rem / ${u(HV)}; let cw = rem - pl * ${u(HV)};
+      let x = bitcast<vec2<f16>>(rv${e}); let a = pl * ${u(BK * VS)} + row * ${u(VS)} + cw * 2u; kh[a] = x.x; kh[a + 1u] = x.y; }`, '\n    ');
+  const bFrag = (c: number, lo: boolean) => `subgroupMatrixLoad<${Rm}, col_major>(&kh, ${lo ? `${u(BK * KS)} + ` : ''}nb * ${u(16 * KS)} + ${u(c * 16)}, ${u(KS)})`;
+  const sMMA = ab('tcnos') ? `subgroupMatrixStore<row_major>(&ff, rb * ${u(16 * BK)} + nb * 16u, c, ${u(BK)});` : `c = ${Cm}();
+      ${half ? '' : rep(KD, (c) => `${mma(`ql${c}`, bFrag(c, false), 'c')} ${mma(`qh${c}`, bFrag(c, true), 'c')}`, '\n      ')}
+      ${rep(KD, (c) => mma(`qh${c}`, bFrag(c, false), 'c'), '\n      ')}
+      subgroupMatrixStore<row_major>(&ff, rb * ${u(16 * BK)} + nb * 16u, c, ${u(BK)});`;
+  const fold = !s.softcap;
+  const score = (j: number) => fold ? `ff[srow * ${u(BK)} + k${j}] * (kinv[k${j}] * rowF)` : `score2(ff[srow * ${u(BK)} + k${j}] * (kinv[k${j}] * qinvRow))`;
+  const softmax = (kt: string) => `{
+      ${rep(KPT, (j) => `let k${j} = sq4 * ${u(KPT)} + ((${u(j)} + srow) % ${u(KPT)}); let kj${j} = i32(${kt}) + i32(k${j});
+      let v${j} = ${ab('tcnomask') ? 'true' : `kj${j} >= lo && kj${j} < hi`}; let x${j} = select(NEG, ${score(j)}, v${j});`, '\n      ')}
+      var mt = max(mrun, ${rep(KPT, (j) => `x${j}`, ', ').split(', ').reduce((a, x) => `max(${a}, ${x})`)});
+      mt = max(mt, subgroupShuffleXor(mt, 1u)); mt = max(mt, subgroupShuffleXor(mt, 2u));
+      let alpha = exp2x(mrun - mt);
+      mrun = mt;
+      var psum = 0.0;
+      ${rep(KPT, (j) => `{ let p = select(0.0, exp2x(x${j} - mt), v${j}); psum = psum + p; let p14 = p * 16384.0; let ph = ${cutF16('p14')};
+        ps[srow * ${u(PS)} + k${j}] = f16(ph); ps[${u(BM * PS)} + srow * ${u(PS)} + k${j}] = f16(p14 - ph); }`, '\n      ')}
+      if (sq4 == 0u) { red[srow] = alpha; }
+      lrun = lrun * alpha + psum;
+    }`;
+  const vFrag = (k: number, p: number) => `subgroupMatrixLoad<${Rm}, row_major>(&kh, ${u(p * BK * VS + k * 16 * VS)} + pnb * 16u, ${u(VS)})`;
+  const pFrag = (i: number, k: number, p: number) => `subgroupMatrixLoad<${Lm}, row_major>(&ps, ${u(p * BM * PS)} + (prb0 + ${u(RS * i)}) * ${u(16 * PS)} + ${u(k * 16)}, ${u(PS)})`;
+  // Per block and k-step, the small products first (P's fragments loaded once for all four).
+  const pv = ab('tcnopv') ? '' : `${rep(NBK, (k) => rep(VP, (p) => `let v${k}_${p} = ${vFrag(k, p)};`, ' '), '\n    ')}
+    ${rep(NBK, (k) => rep(TB, (i) => `{ let ph = ${pFrag(i, k, 0)}; let pl = ${pFrag(i, k, 1)};${rep(VP - 1, (p) => ` ${mma('ph', `v${k}_${VP - 1 - p}`, `T${i}`)}`, '')} ${mma('pl', `v${k}_0`, `T${i}`)} ${mma('ph', `v${k}_0`, `T${i}`)} }`, '\n    '), '\n    ')}`;
+  const flush = Array.from({ length: rounds }, (_, r) => {
+    const blocks = Array.from({ length: R }, (_, ii) => r * R + ii).filter((i) => i < TB);
+    return `${blocks.map((i, ii) => `subgroupMatrixStore<row_major>(&ff, (sg * ${u(R)} + ${u(ii)}) * 256u, T${i}, 16u);`).join(' ')}
+    workgroupBarrier();
+    ${blocks.map((i, ii) => `{ let base = (sg * ${u(R)} + ${u(ii)}) * 256u + (lane / 16u) * 16u + lane % 16u; let ra = (prb0 + ${u(RS * i)}) * 16u + lane / 16u;
+      oa${i} = oa${i} * vec4<f32>(red[ra], red[ra + 2u], red[ra + 4u], red[ra + 6u]) + vec4<f32>(ff[base], ff[base + 32u], ff[base + 64u], ff[base + 96u]) * TS;
+      ob${i} = ob${i} * vec4<f32>(red[ra + 8u], red[ra + 10u], red[ra + 12u], red[ra + 14u]) + vec4<f32>(ff[base + 128u], ff[base + 160u], ff[base + 192u], ff[base + 224u]) * TS; }`).join('\n    ')}
+    workgroupBarrier();`;
+  }).join('\n    ');
+  const nt = `(jt + 1 < ntiles)`;
+  return `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+${paramStruct()}
+@group(0) @binding(1) var<storage, read> cu: array<u32>;
+@group(0) @binding(4) var<storage, read> KPw: array<u32>;
+@group(0) @binding(5) var<storage, read> VPw: array<u32>;
+@group(0) @binding(6) var<storage, read_write> Ob: ${storageType('f32', true)};
+@group(0) @binding(7) var<storage, read_write> Lb: array<f32>;
+@group(0) @binding(8) var<storage, read> KI: array<f32>;
+@group(0) @binding(9) var<storage, read> QPh: array<f16>;
+@group(0) @binding(10) var<storage, read> QI: array<f32>;
+${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32' && !ab('tcexp2'), true)}
+const NEG: f32 = -3.0e38;
+var<workgroup> kh: array<f16, ${regionHalves}>;
+var<workgroup> ps: array<f16, ${2 * BM * PS}>;
+var<workgroup> ff: array<f32, ${ffFloats}>;
+var<workgroup> red: array<f32, ${BM}>;
+var<workgroup> kinv: array<f32, ${BK}>;
+var<workgroup> uni: vec4<u32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+${queryTilePrologue(BM)}
+  let sg = t / 32u; let lane = t % 32u;
+  let rb = min(sg / ${u(NBK)}, ${u(RBN - 1)}); let nb = sg % ${u(NBK)};
+  ${rep(KW, (e) => `var rk${e} = 0u;`, ' ')} var rki = 0.0; ${rep(VW, (e) => `var rv${e} = 0u;`, ' ')}
+  // Q comes split too (kSplitWGSL over Q: [row][hq][2 planes][d] halves, binding 9; 1/scale per row, binding 10); the
+  // buffer has BM rows to spare, so a partial tile's fragment loads stay inside it (those rows are never written).
+  let qb = ((qr0 + i0 + rb * 16u) * P.hq + h) * ${u(2 * d)};
+  ${rep(KD, (c) => `let qh${c} = subgroupMatrixLoad<${Lm}, row_major>(&QPh, qb + ${u(c * 16)}, P.hq * ${u(2 * d)});${half ? '' : ` let ql${c} = subgroupMatrixLoad<${Lm}, row_major>(&QPh, qb + ${u(d + c * 16)}, P.hq * ${u(2 * d)});`}`, '\n  ')}
+  let srow = t / 4u; let sq4 = t % 4u;
+  let gi = i32(i0 + srow);
+  ${windowCode('lo', 'hi', 'gi')}
+  let qinvRow = select(1.0, QI[(qr0 + min(i0 + srow, sq - 1u)) * P.hq + h], i0 + srow < sq);${fold ? `
+  let rowF = qinvRow * P.scaleLog2;` : ''}
+  var mrun = NEG; var lrun = 0.0;
+  let pnb = sg % ${u(NB)}; let prb0 = sg / ${u(NB)};
+  ${rep(TB, (i) => `var oa${i} = vec4<f32>(0.0); var ob${i} = vec4<f32>(0.0);`, ' ')}
+  var c = ${Cm}();
+  let jstart = (jlo / ${BK}) * ${BK};
+  let ntiles = select(0, (jhi - jstart + ${BK - 1}) / ${BK}, jhi > jstart);
+  // T's unscaling: P's 2^14 and V's scale (KI[P.count + hk]: the KV head's largest |v|, as vSplitWGSL took it).
+  let vbits = bitcast<u32>(KI[P.count + hk]);
+  let TS = (1.0 / ${vScaleCode('vbits')}) * ${2 ** -14};
+  if (ntiles > 0) {
+    ${loadK('jstart')}
+    ${storeK}
+  }
+  workgroupBarrier();
+  for (var jt = 0; jt < ntiles; jt++) {
+    let kt = jstart + jt * ${BK};
+    // P1: V(j) into registers; S(j) from K(j).
+    ${ab('tcnoload') ? '' : loadV('kt')}
+    ${sMMA}
+    workgroupBarrier();
+    // P2: V(j) into the region (K(j) is done with); softmax(j).
+    ${storeV}
+    ${softmax('kt')}
+    workgroupBarrier();
+    // P3: P·V(j) into fresh T; K(j+1) into registers; the flush into O.
+    ${rep(TB, (i) => `var T${i} = ${Cm}();`, ' ')}
+    ${pv}
+    ${ab('tcnoload') ? '' : `if ${nt} { ${loadK(`kt + ${BK}`)} }`}
+    ${flush}
+    // P4: K(j+1) into the region.
+    if ${nt} { ${storeK} }
+    workgroupBarrier();
+  }
+  var lt = lrun;
+  lt = lt + subgroupShuffleXor(lt, 1u); lt = lt + subgroupShuffleXor(lt, 2u);
+  if (sq4 == 0u) { red[srow] = lt; }
+  workgroupBarrier();
+  let ninf = bitcast<f32>(P.ninfBits);
+  if (sq4 == 0u && gi < i32(sq)) {
+    let li = b * P.lseBatchStride + h * P.lseHeadStride + select(0u, u.z, P.lseVarlen == 1u) + u32(gi);
+    Lb[li] = select(ninf, (mrun + log2(lt)) * 0.6931471805599453, lt > 0.0);
+  }
+  ${rep(TB, (i) => `{ let ra = (prb0 + ${u(RS * i)}) * 16u + lane / 16u; let col = pnb * 16u + lane % 16u;
+    ${rep(8, (x) => `{ let r = ra + ${u(2 * x)}; if (i0 + r < sq) { let l = red[r]; let e = ((qr0 + i0 + r) * P.hq + h) * ${u(dv)} + P.oShift + col; Ob[e >> 2u][e & 3u] = select(0.0, ${x < 4 ? 'oa' : 'ob'}${i}[${x % 4}] / l, l > 0.0); } }`, '\n    ')} }`, '\n  ')}
+}
+`;
+}
+
+/** The layout of forwardTcPvWGSL for a shape and BM (its workgroup memory in `bytes`). */
+export function tcPvLayout(s: { d: number; dv: number; half?: boolean }, bm: number) {
+  const BK = TC_BK, BM = bm;
+  const KS = s.d + 8, VS = s.dv + 8, PS = BK + 8;
+  const VP = s.half ? 2 : 3, KP = s.half ? 1 : 2;
+  const RBN = BM / 16, NB = s.dv / 16, TB = (RBN * NB) / 8, RS = 8 / NB;
+  // The region holds K(j) (KP planes), V(j) (VP planes) or 32 rows of Q's split (KP planes), in turn.
+  const regionHalves = Math.max(KP * BK * KS, VP * BK * VS);
+  const fixed = 2 * regionHalves + 2 * 2 * BM * PS + 4 * (BM + BK) + 16;
+  const R = Math.max(1, Math.min(TB, Math.floor((49152 - fixed) / (8 * 1024)))); // T blocks per subgroup per flush round
+  const ffFloats = Math.max(BM * BK, 8 * R * 256);
+  return { BM, KS, VS, PS, VP, RBN, NB, TB, RS, R, rounds: Math.ceil(TB / R), regionHalves, ffFloats, bytes: fixed + 4 * ffFloats };
+}

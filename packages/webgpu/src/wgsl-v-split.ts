@@ -1,0 +1,65 @@
+import { loaders, paramStruct, rep, storageType } from './wgsl-common.js';
+import type { ForwardShape } from './wgsl-forward.js';
+import { cutF16 } from './wgsl-forward-tc.js';
+
+/**
+ * V's split for P·V on the tensor cores (wgsl-forward-tcpv.ts), once per call before the forward, in two kernels:
+ * vMaxWGSL reduces each KV head's largest |v| over the binding's P.count key rows into VM[hk] (the f32 bits as u32,
+ * whose order is the values' for |v| >= 0; VM zeroed before), vSplitWGSL scales each value by 2^(14 - ceil(log2 max))
+ * and cuts it into `vp` f16 pieces: hi (the mantissa cut to f16's 10 bits, exact), mid (the same of the rest), lo (the
+ * rest, rounded): VP[((row * hkv + hk) * vp + piece) * dv/4 + c4] (vec4<f16>). Three pieces carry 33 bits, so a
+ * one-hot attention row gives V exactly; two (22 bits) failed a window-(0,0) case (session 8). f16/bf16 inputs take
+ * two. Both kernels: 256 threads = 32 rows of 8 lanes, grid (rows / 32, hkv); they need shader-f16 and subgroups but
+ * no subgroup matrices, so they run on lavapipe (test/v-split.test.ts).
+ */
+export function vMaxWGSL(s: { dtype: ForwardShape['dtype']; dv: number }): string {
+  const C4 = s.dv / 4 / 8;
+  return `enable subgroups;
+${paramStruct()}
+@group(0) @binding(5) var<storage, read> Vb: ${storageType(s.dtype, true)};
+@group(0) @binding(10) var<storage, read_write> VM: array<atomic<u32>>;
+${loaders('v', 'Vb', s.dtype, s.dv, true)}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32, @builtin(subgroup_invocation_id) sid: u32) {
+  let row = wid.x * 32u + t / 8u; let lane8 = t % 8u; let hk = wid.y;
+  var m = 0.0;
+  if (row < P.count) {
+    let e = (row * P.hkv + hk) * ${s.dv}u + P.vShift;
+    ${rep(C4, (c) => `{ let x = abs(ld4_v(e + (lane8 * ${C4}u + ${c}u) * 4u, lane8 * ${C4}u + ${c}u)); m = max(m, max(max(x.x, x.y), max(x.z, x.w))); }`, '\n    ')}
+  }
+  m = subgroupMax(m);
+  if (sid == 0u && m > 0.0) { atomicMax(&VM[hk], bitcast<u32>(m)); }
+}
+`;
+}
+
+export function vSplitWGSL(s: { dtype: ForwardShape['dtype']; dv: number; vp: 2 | 3 }): string {
+  const C4 = s.dv / 4 / 8, DV4 = s.dv / 4, vp = s.vp;
+  return `enable f16;
+${paramStruct()}
+@group(0) @binding(5) var<storage, read> Vb: ${storageType(s.dtype, true)};
+@group(0) @binding(10) var<storage, read> VM: array<u32>;
+@group(0) @binding(11) var<storage, read_write> VP: array<vec4<f16>>;
+${loaders('v', 'Vb', s.dtype, s.dv, true)}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let row = wid.x * 32u + t / 8u; let lane8 = t % 8u; let hk = wid.y;
+  if (row >= P.count) { return; }
+  let mb = VM[hk];
+  let sc = ${vScaleCode('mb')};
+  let e = (row * P.hkv + hk) * ${s.dv}u + P.vShift;
+  let o = (row * P.hkv + hk) * ${vp * DV4}u + lane8 * ${C4}u;
+  ${rep(C4, (c) => `{ let y = ld4_v(e + (lane8 * ${C4}u + ${c}u) * 4u, lane8 * ${C4}u + ${c}u) * sc;
+    let yh = ${cutF16('y', true)}; let r1 = y - yh;${vp === 3 ? ` let ym = ${cutF16('r1', true)};` : ''}
+    VP[o + ${c}u] = vec4<f16>(yh);${vp === 3 ? ` VP[o + ${DV4 + c}u] = vec4<f16>(ym); VP[o + ${2 * DV4 + c}u] = vec4<f16>(r1 - ym);` : ` VP[o + ${DV4 + c}u] = vec4<f16>(r1);`} }`, '\n  ')}
+}
+`;
+}
+
+/**
+ * WGSL: V's scale 2^(14 - ceil(log2 max)) from VM's bits (1 where V is all zero); clamped so that it and its inverse
+ * are normal f32. vSplitWGSL multiplies by it; the forward divides T by it (exact: a power of two).
+ */
+export function vScaleCode(bits: string): string {
+  return `select(1.0, bitcast<f32>(u32(clamp(14 - (i32((${bits} >> 23u) & 255u) - 127 + select(0, 1, (${bits} & 0x7fffffu) != 0u)), -126, 126) + 127) << 23u), ${bits} != 0u)`;
+}
