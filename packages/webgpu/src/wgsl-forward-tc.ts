@@ -29,7 +29,7 @@ export interface TcOptions {
   readonly pvCols?: 1 | 2;
   /** Scores as s * (kinv * (qinv * scaleLog2)): one multiply less per score, the same value (no softcap). */
   readonly fold?: boolean;
-  /** P·V on the FMA units ('fma', this file) or on the tensor cores too ('mma', wgsl-forward-tcpv.ts: BM 64 only). */
+  /** P·V on the FMA units ('fma', this file) or on the tensor cores too ('mma', wgsl-forward-tcpv.ts: BM 64 or 32). */
   readonly pv?: 'fma' | 'mma';
 }
 /**
@@ -69,7 +69,8 @@ export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: b
   if (s.d % 32 !== 0 || s.d > 128) return `headDim ${s.d} is not a multiple of 32 up to 128`;
   if (![32, 64, 128].includes(s.dv)) return `headDimV ${s.dv} is not 32, 64 or 128`;
   // P·V on the tensor cores where its 64-row tile fits, else on the FMA units (the same options otherwise).
-  if (opts.pv === 'mma' && bms.includes(64) && tcPvLayout({ ...s, half: !!s.half }, 64).bytes <= smem) return { bm: 64, ...opts, ...(s.half ? { half: true } : {}) };
+  const pvBm = bms.find((bm) => (bm === 64 || bm === 32) && tcPvLayout({ ...s, half: !!s.half }, bm).bytes <= smem);
+  if (opts.pv === 'mma' && pvBm) return { bm: pvBm, ...opts, ...(s.half ? { half: true } : {}) };
   if (opts.pv === 'mma') opts = { ...opts, pv: 'fma' };
   for (const bm of bms) {
     if (bm % 16 !== 0 || bm < 16 || bm > 64) continue;

@@ -29,7 +29,7 @@ import type { ForwardShape, TcAblation } from './wgsl-forward.js';
 export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   const { d, dv } = s;
   const L = tcPvLayout({ d, dv, half: !!t.half }, t.bm);
-  const { BM, KS, VS, PS, VP, RBN, NB, TB, RS, R, rounds, regionHalves, ffFloats } = L;
+  const { BM, NT, NS, KS, VS, PS, VP, RBN, NB, TB, R, rounds, regionHalves, ffFloats, blocks } = L;
   const BK = TC_BK, half = !!t.half;
   // Timing only (scripts/device-run.ts through setForwardAblation): one piece removed, results wrong on purpose.
   const ab = (a: TcAblation) => t.ablate === a;
@@ -37,11 +37,11 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   const KPT = 8; // softmax: 4 threads per row, 8 keys each
   // K and V come split (kSplitWGSL: [row][hkv][2 planes][d]; vSplitWGSL: [row][hkv][VP planes][dv], f16 pairs read as
   // u32 words, consecutive lanes on consecutive words): KW / VW words per thread and tile.
-  const KPn = half ? 1 : 2, HW = d / 2, HV = dv / 2, KW = (KPn * BK * HW) / 256, VW = (VP * BK * HV) / 256;
+  const KPn = half ? 1 : 2, HW = d / 2, HV = dv / 2, KW = (KPn * BK * HW) / NT, VW = (VP * BK * HV) / NT;
   const Lm = 'subgroup_matrix_left<f16, 16, 16>', Rm = 'subgroup_matrix_right<f16, 16, 16>', Cm = 'subgroup_matrix_result<f32, 16, 16>';
   const u = (n: number) => `${n}u`;
   const mma = (a: string, b: string, acc: string) => `${acc} = subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${acc});`;
-  const word = (e: number, per: number) => `let w = t + ${u(256 * e)}; let row = w / ${u(per)}; let rem = w - row * ${u(per)};`;
+  const word = (e: number, per: number) => `let w = t + ${u(NT * e)}; let row = w / ${u(per)}; let rem = w - row * ${u(per)};`;
   // K's inverse row scales travel in a register of threads t < 32 (a global load right before the barrier would stall).
   const loadK = (kt: string) => `${rep(KW, (e) => `{ ${word(e, KPn * HW)} let gr = u32(${kt}) + row;
       rk${e} = 0u; if (gr < sk) { rk${e} = KPw[((kr0 + gr) * P.hkv + hk) * ${u(2 * HW)} + rem]; } }`, '\n    ')}
@@ -73,16 +73,21 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
       if (sq4 == 0u) { red[srow] = alpha; }
       lrun = lrun * alpha + psum;
     }`;
-  const vFrag = (k: number, p: number) => `subgroupMatrixLoad<${Rm}, row_major>(&kh, ${u(p * BK * VS + k * 16 * VS)} + pnb * 16u, ${u(VS)})`;
-  const pFrag = (i: number, k: number, p: number) => `subgroupMatrixLoad<${Lm}, row_major>(&ps, ${u(p * BM * PS)} + (prb0 + ${u(RS * i)}) * ${u(16 * PS)} + ${u(k * 16)}, ${u(PS)})`;
+  // P·V blocks of this subgroup (tcPvLayout.blocks): block i at row block rbOf(i), column block nbOf(i); V's fragments
+  // are loaded once per k-step and column block and serve all the row blocks of that column.
+  const rbOf = (i: number) => blocks[i]!.rb, nbOf = (i: number) => blocks[i]!.nb;
+  const cols = [...new Set(blocks.map((b) => b.nb))];
+  const vName = (k: number, nb: string, p: number) => `v${k}_${cols.indexOf(nb)}_${p}`;
+  const vFrag = (k: number, nb: string, p: number) => `subgroupMatrixLoad<${Rm}, row_major>(&kh, ${u(p * BK * VS + k * 16 * VS)} + (${nb}) * 16u, ${u(VS)})`;
+  const pFrag = (i: number, k: number, p: number) => `subgroupMatrixLoad<${Lm}, row_major>(&ps, ${u(p * BM * PS)} + (${rbOf(i)}) * ${u(16 * PS)} + ${u(k * 16)}, ${u(PS)})`;
   // Per block and k-step, the small products first (P's fragments loaded once for all four).
-  const pv = ab('tcnopv') ? '' : `${rep(NBK, (k) => rep(VP, (p) => `let v${k}_${p} = ${vFrag(k, p)};`, ' '), '\n    ')}
-    ${rep(NBK, (k) => rep(TB, (i) => `{ let ph = ${pFrag(i, k, 0)}; let pl = ${pFrag(i, k, 1)};${rep(VP - 1, (p) => ` ${mma('ph', `v${k}_${VP - 1 - p}`, `T${i}`)}`, '')} ${mma('pl', `v${k}_0`, `T${i}`)} ${mma('ph', `v${k}_0`, `T${i}`)} }`, '\n    '), '\n    ')}`;
+  const pv = ab('tcnopv') ? '' : `${rep(NBK, (k) => cols.map((nb) => rep(VP, (p) => `let ${vName(k, nb, p)} = ${vFrag(k, nb, p)};`, ' ')).join(' '), '\n    ')}
+    ${rep(NBK, (k) => rep(TB, (i) => { const v = (p: number) => vName(k, nbOf(i), p); return `{ let ph = ${pFrag(i, k, 0)}; let pl = ${pFrag(i, k, 1)};${rep(VP - 1, (p) => ` ${mma('ph', v(VP - 1 - p), `T${i}`)}`, '')} ${mma('pl', v(0), `T${i}`)} ${mma('ph', v(0), `T${i}`)} }`; }, '\n    '), '\n    ')}`;
   const flush = Array.from({ length: rounds }, (_, r) => {
-    const blocks = Array.from({ length: R }, (_, ii) => r * R + ii).filter((i) => i < TB);
-    return `${blocks.map((i, ii) => `subgroupMatrixStore<row_major>(&ff, (sg * ${u(R)} + ${u(ii)}) * 256u, T${i}, 16u);`).join(' ')}
+    const bl = Array.from({ length: R }, (_, ii) => r * R + ii).filter((i) => i < TB);
+    return `${bl.map((i, ii) => `subgroupMatrixStore<row_major>(&ff, (sg * ${u(R)} + ${u(ii)}) * 256u, T${i}, 16u);`).join(' ')}
     workgroupBarrier();
-    ${blocks.map((i, ii) => `{ let base = (sg * ${u(R)} + ${u(ii)}) * 256u + (lane / 16u) * 16u + lane % 16u; let ra = (prb0 + ${u(RS * i)}) * 16u + lane / 16u;
+    ${bl.map((i, ii) => `{ let base = (sg * ${u(R)} + ${u(ii)}) * 256u + (lane / 16u) * 16u + lane % 16u; let ra = (${rbOf(i)}) * 16u + lane / 16u;
       oa${i} = oa${i} * vec4<f32>(red[ra], red[ra + 2u], red[ra + 4u], red[ra + 6u]) + vec4<f32>(ff[base], ff[base + 32u], ff[base + 64u], ff[base + 96u]) * TS;
       ob${i} = ob${i} * vec4<f32>(red[ra + 8u], red[ra + 10u], red[ra + 12u], red[ra + 14u]) + vec4<f32>(ff[base + 128u], ff[base + 160u], ff[base + 192u], ff[base + 224u]) * TS; }`).join('\n    ')}
     workgroupBarrier();`;
@@ -110,7 +115,7 @@ var<workgroup> red: array<f32, ${BM}>;
 var<workgroup> kinv: array<f32, ${BK}>;
 var<workgroup> uni: vec4<u32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(${NT})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
 ${queryTilePrologue(BM)}
   let sg = t / 32u; let lane = t % 32u;
@@ -126,7 +131,7 @@ ${queryTilePrologue(BM)}
   let qinvRow = select(1.0, QI[(qr0 + min(i0 + srow, sq - 1u)) * P.hq + h], i0 + srow < sq);${fold ? `
   let rowF = qinvRow * P.scaleLog2;` : ''}
   var mrun = NEG; var lrun = 0.0;
-  let pnb = sg % ${u(NB)}; let prb0 = sg / ${u(NB)};
+  let pnb = sg % ${u(NB)}; let prb0 = sg / ${u(NB)};${NB >= NS ? ' // (not used: each subgroup has whole columns)' : ''}
   ${rep(TB, (i) => `var oa${i} = vec4<f32>(0.0); var ob${i} = vec4<f32>(0.0);`, ' ')}
   var c = ${Cm}();
   let jstart = (jlo / ${BK}) * ${BK};
@@ -167,22 +172,30 @@ ${queryTilePrologue(BM)}
     let li = b * P.lseBatchStride + h * P.lseHeadStride + select(0u, u.z, P.lseVarlen == 1u) + u32(gi);
     Lb[li] = select(ninf, (mrun + log2(lt)) * 0.6931471805599453, lt > 0.0);
   }
-  ${rep(TB, (i) => `{ let ra = (prb0 + ${u(RS * i)}) * 16u + lane / 16u; let col = pnb * 16u + lane % 16u;
+  ${rep(TB, (i) => `{ let ra = (${rbOf(i)}) * 16u + lane / 16u; let col = (${nbOf(i)}) * 16u + lane % 16u;
     ${rep(8, (x) => `{ let r = ra + ${u(2 * x)}; if (i0 + r < sq) { let l = red[r]; let e = ((qr0 + i0 + r) * P.hq + h) * ${u(dv)} + P.oShift + col; Ob[e >> 2u][e & 3u] = select(0.0, ${x < 4 ? 'oa' : 'ob'}${i}[${x % 4}] / l, l > 0.0); } }`, '\n    ')} }`, '\n  ')}
 }
 `;
 }
 
-/** The layout of forwardTcPvWGSL for a shape and BM (its workgroup memory in `bytes`). */
+/**
+ * The layout of forwardTcPvWGSL for a shape and BM (32 or 64; 4·BM threads, the softmax's 4 per row): its workgroup
+ * memory in `bytes`, and the P·V blocks of a subgroup (`blocks`, as WGSL expressions in sg / pnb / prb0): with at
+ * least as many column blocks NB as subgroups NS, whole columns (nb = sg + NS·c, every row block); else NS/NB
+ * subgroups share a column (nb = sg % NB), each taking every (NS/NB)-th row block.
+ */
 export function tcPvLayout(s: { d: number; dv: number; half?: boolean }, bm: number) {
-  const BK = TC_BK, BM = bm;
+  const BK = TC_BK, BM = bm, NT = 4 * BM, NS = NT / 32;
   const KS = s.d + 8, VS = s.dv + 8, PS = BK + 8;
   const VP = s.half ? 2 : 3, KP = s.half ? 1 : 2;
-  const RBN = BM / 16, NB = s.dv / 16, TB = (RBN * NB) / 8, RS = 8 / NB;
-  // The region holds K(j) (KP planes), V(j) (VP planes) or 32 rows of Q's split (KP planes), in turn.
+  const RBN = BM / 16, NB = s.dv / 16, TB = (RBN * NB) / NS;
+  const blocks: { rb: string; nb: string }[] = [];
+  if (NB >= NS) { for (let c = 0; c < NB / NS; c++) for (let r = 0; r < RBN; r++) blocks.push({ rb: `${r}u`, nb: c === 0 ? 'sg' : `sg + ${NS * c}u` }); }
+  else { const RS = NS / NB; for (let r = 0; r < RBN / RS; r++) blocks.push({ rb: r === 0 ? 'prb0' : `prb0 + ${RS * r}u`, nb: 'pnb' }); }
+  // The region holds K(j) (KP planes), V(j) (VP planes) in turn.
   const regionHalves = Math.max(KP * BK * KS, VP * BK * VS);
   const fixed = 2 * regionHalves + 2 * 2 * BM * PS + 4 * (BM + BK) + 16;
-  const R = Math.max(1, Math.min(TB, Math.floor((49152 - fixed) / (8 * 1024)))); // T blocks per subgroup per flush round
-  const ffFloats = Math.max(BM * BK, 8 * R * 256);
-  return { BM, KS, VS, PS, VP, RBN, NB, TB, RS, R, rounds: Math.ceil(TB / R), regionHalves, ffFloats, bytes: fixed + 4 * ffFloats };
+  const R = Math.max(1, Math.min(TB, Math.floor((49152 - fixed) / (NS * 1024)))); // T blocks per subgroup per flush round
+  const ffFloats = Math.max(BM * BK, NS * R * 256);
+  return { BM, NT, NS, KS, VS, PS, VP, RBN, NB, TB, R, rounds: Math.ceil(TB / R), regionHalves, ffFloats, blocks, bytes: fixed + 4 * ffFloats };
 }
