@@ -33,16 +33,15 @@ export interface TcOptions {
   readonly pv?: 'fma' | 'mma';
 }
 /**
- * Defaults (H100): pv 'mma' for f16/bf16 inputs (session 9, run 118, 4k: d128 11.0 against 16.5 ms, d64 13.1 against
- * 21.2) where it fits (BM 64 in the workgroup memory); f32 keeps P·V on the FMA units: with 'mma' it is 2-3% faster
- * from 2k up but 5-9% slower at 1k, and its worst grid case is 2.12x the baseline's error (inside the bound through
- * flash-attn's atol; 'fma': 1.90x) (run 119). P·V on the FMA units takes pvCols 1 where dv
- * is 64 or more (session 8, runs 90-93: dv 128: a warp is one row group, so its P reads are broadcasts and each V read
- * feeds 24 FMAs instead of 12: d128 19.0 -> 18.0 ms; d64 22.8 -> 19.1 ms) and fold (d128 17.7 ms). A softmax without
- * per-key tests for tiles no window cuts (a uniform branch) gained 0.1 ms more and is not kept.
+ * Defaults (H100): pv 'mma' (session 9: with its staging loads at one add each, run 125, 4k: f32 d128 14.2 against
+ * 18.0 ms with P·V on the FMA units, d64 16.4 against 19.4; f16 d128 9.6, d64 12.2 against 16.3 / 21.6, run 122)
+ * where its tile fits the workgroup memory, else P·V on the FMA units with pvCols 1 where dv is 64 or more (session 8,
+ * runs 90-93: dv 128: a warp is one row group, so its P reads are broadcasts and each V read feeds 24 FMAs instead of
+ * 12: d128 19.0 -> 18.0 ms; d64 22.8 -> 19.1 ms) and fold (d128 17.7 ms). A softmax without per-key tests for tiles no
+ * window cuts (a uniform branch) gained 0.1 ms more and is not kept.
  */
-export function tcDefaults(dv: number, half = false): TcOptions {
-  return { ...(dv >= 64 ? { pvCols: 1 as const } : {}), fold: true, pv: half ? 'mma' : 'fma' };
+export function tcDefaults(dv: number): TcOptions {
+  return { ...(dv >= 64 ? { pvCols: 1 as const } : {}), fold: true, pv: 'mma' };
 }
 // Subgroup-matrix loads and stores take their majorness as a template argument (`row_major` / `col_major`): the
 // older form with a bool argument compiles too but makes Dawn print a "use of deprecated builtin" warning per call
@@ -60,7 +59,7 @@ export interface TcTiles extends TcOptions {
 export const TC_BK = 32;
 
 /** The tensor-core forward's tile for a shape, or why it cannot take it. */
-export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: boolean }, smem: number, bms: readonly number[] = [64, 48, 32], opts: TcOptions = tcDefaults(s.dv, s.half)): TcTiles | string {
+export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: boolean }, smem: number, bms: readonly number[] = [64, 48, 32], opts: TcOptions = tcDefaults(s.dv)): TcTiles | string {
   const pvCols = opts.pvCols ?? 2;
   if (!s.subgroups) return 'needs subgroups';
   // Measured on the H100 (4k): d128 30.3 TFLOP/s against 24.6 for the SIMT forward (run 92); d64 with pvCols 1 28.8

@@ -19,20 +19,21 @@ function declaredWorkgroupBytes(wgsl: string): number {
 
 describe('tensor-core forward (tiles and code; it runs only where f16 subgroup matrices exist, e.g. the H100 grid)', () => {
   it('takes head dims 96 and 128 with headDimV 32/64/128, and says why not otherwise', () => {
-    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152)).toEqual({ bm: 48, pvCols: 1, fold: true, pv: 'fma' });
-    expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, pv: 'fma' });
-    expect(tcTiles({ d: 64, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, pv: 'fma' });
-    expect(tcTiles({ d: 96, dv: 32, subgroups: true }, 49152)).toEqual({ bm: 64, fold: true, pv: 'fma' });
+    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, pv: 'mma' });
+    expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, pv: 'mma' });
+    expect(tcTiles({ d: 64, dv: 64, subgroups: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, pv: 'mma' });
+    expect(tcTiles({ d: 96, dv: 32, subgroups: true }, 49152)).toEqual({ bm: 64, fold: true, pv: 'mma' });
     expect(tcTiles({ d: 32, dv: 32, subgroups: true }, 49152)).toMatch(/SIMT forward up to 32/);
     expect(tcTiles({ d: 112, dv: 112, subgroups: true }, 49152)).toMatch(/headDim 112/);
     expect(tcTiles({ d: 128, dv: 96, subgroups: true }, 49152)).toMatch(/headDimV 96/);
     expect(tcTiles({ d: 128, dv: 128, subgroups: false }, 49152)).toMatch(/subgroups/);
     expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 32768)).toMatch(/no tensor-core tile fits/);
+    expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152, undefined, { pvCols: 1, pv: 'fma' })).toEqual({ bm: 48, pvCols: 1, pv: 'fma' });
   });
 
   it('declares exactly the workgroup memory it budgets for, within the limit', () => {
     for (const [d, dv] of [[128, 128], [128, 64], [96, 32], [128, 32], [64, 64], [64, 128]] as const) for (const half of [false, true]) for (const [pv, bms] of [['fma', undefined], ['mma', [64]], ['mma', [32]]] as const) {
-      const t = tcTiles({ d, dv, subgroups: true, half }, 49152, bms, { ...tcDefaults(dv, half), pv });
+      const t = tcTiles({ d, dv, subgroups: true, half }, 49152, bms, { ...tcDefaults(dv), pv });
       if (typeof t === 'string') throw new Error(t);
       expect(t.pv).toBe(pv); // every one of these shapes fits P·V on the tensor cores at 48 KiB
       for (const softcap of [false, true]) {
@@ -49,7 +50,7 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
         expect(code.includes('ql0')).toBe(!half);
       }
     }
-    // Half inputs free a K plane: a 64-row tile fits at d128; and they take P·V on the tensor cores by default.
+    // Half inputs free a K plane (P·V on the FMA units: a 64-row tile fits at d128); P·V on the tensor cores by default.
     expect(tcTiles({ d: 128, dv: 128, subgroups: true, half: true }, 49152)).toEqual({ bm: 64, pvCols: 1, fold: true, pv: 'mma', half: true });
     // P·V on the tensor cores takes 64- or 32-row tiles: without them (a tcBm override, or too little memory) P·V is on the FMA units.
     expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152, [48], { pv: 'mma' })).toEqual({ bm: 48, pv: 'fma' });
