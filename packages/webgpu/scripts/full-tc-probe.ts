@@ -18,8 +18,13 @@
  *
  * Run on the GPU machine: node fulltc.js [d=128] [n=4096] [heads=64] [BM[:flags]...]
  * flags: V V staged in workgroup memory too (in K's region, after S; K(j+1) stored after P·V(j)); p P's fragments
- * loaded once per block and k-step (products interleaved); k K fragments from the storage buffer; v V's fragments loaded at the top of the tile (before S); 2 two V planes (hi, lo); timing only (results wrong): S no S MMAs,
- * P no P·V MMAs, F no flush, K no K loads/stores in the loop, e the builtin exp2.
+ * loaded once per block and k-step (products interleaved); v V's fragments loaded at the top of the tile (before S);
+ * k K fragments from the storage buffer; 2 two V pieces (hi, lo). Timing only (results wrong): S no S MMAs, P no P·V
+ * MMAs, F no flush (the compiler then drops P·V too), K no K loads/stores in the loop, e the builtin exp2.
+ * A lazy flush (session 9, runs 105-112; every form gave wrong results, see docs/tensor-core-path.md): L (every 2
+ * tiles), L1 (every tile), M (every 4), A (only after the loop); with N (flush on schedule only, not on a moved
+ * reference), T (reference = the running max), U (flush unconditionally), X / Y (T reset by a scalar multiply, inside
+ * / outside the branch), C (T declared outside the loop, reset at each tile's top: right).
  */
 import { create, globals } from 'webgpu';
 import { exp2Fn, rep } from '../src/wgsl-common.js';
