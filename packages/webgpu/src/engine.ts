@@ -8,7 +8,7 @@ import { chooseDkvTiles, chooseDqTiles, chooseForwardTiles, type TileLimits, typ
 import { encodeParams, type ParamName } from './wgsl-common.js';
 import { dkvWGSL, dqWGSL, rowStatsWGSL, type BackwardTiles } from './wgsl-backward.js';
 import { forwardAblation, forwardLayout, forwardWGSL, type ForwardTiles, type TcAblation } from './wgsl-forward.js';
-import { forwardTcWGSL, tcTiles, type TcTiles } from './wgsl-forward-tc.js';
+import { forwardTcWGSL, tcDefaults, tcTiles, type TcTiles } from './wgsl-forward-tc.js';
 import { forwardTcPvWGSL, tcPvLayout } from './wgsl-forward-tcpv.js';
 import { kSplitWGSL } from './wgsl-forward-tc.js';
 import { vMaxWGSL, vSplitWGSL } from './wgsl-v-split.js';
@@ -113,7 +113,7 @@ export class Engine {
     const ab = ablate?.startsWith('tc') ? { ablate: ablate as TcAblation } : {};
     const fits = (bm: number) => Math.ceil(p.seqlenQ / bm) <= l.maxComputeWorkgroupsPerDimension;
     const shape = { d: p.headDim, dv: p.headDimV, subgroups: this.ctx.subgroupMinSize === 32 };
-    const tc = tcTiles({ ...shape, half: p.dtype !== 'f32' }, l.maxComputeWorkgroupStorageSize, this.override?.tcBm, this.override?.tcOpts);
+    const tc = tcTiles({ ...shape, half: p.dtype !== 'f32' }, l.maxComputeWorkgroupStorageSize, this.override?.tcBm, this.override?.tcOpts ?? tcDefaults(p.headDimV, this.ctx.description));
     if (typeof tc !== 'object' || !fits(tc.bm)) return base;
     if (tc.pv !== 'mma') return { ...base, tc: { ...tc, ...ab } };
     // P·V on the tensor cores reads K and V split per call into f16 planes (K: 2 per element, V: VP): the chunks

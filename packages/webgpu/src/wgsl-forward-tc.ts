@@ -31,6 +31,8 @@ export interface TcOptions {
   readonly fold?: boolean;
   /** P·V on the FMA units ('fma', this file) or on the tensor cores too ('mma', wgsl-forward-tcpv.ts: BM 64 or 32). */
   readonly pv?: 'fma' | 'mma';
+  /** 'mma' only: P = exp2 by the f32 polynomial (exp2x, 'poly', the default) or the builtin ('builtin'). */
+  readonly exp2?: 'poly' | 'builtin';
 }
 /**
  * Defaults (H100): pv 'mma' (session 9: with its staging loads at one add each, run 125, 4k: f32 d128 14.2 against
@@ -40,8 +42,11 @@ export interface TcOptions {
  * 12: d128 19.0 -> 18.0 ms; d64 22.8 -> 19.1 ms) and fold (d128 17.7 ms). A softmax without per-key tests for tiles no
  * window cuts (a uniform branch) gained 0.1 ms more and is not kept.
  */
-export function tcDefaults(dv: number): TcOptions {
-  return { ...(dv >= 64 ? { pvCols: 1 as const } : {}), fold: true, pv: 'mma' };
+export function tcDefaults(dv: number, adapter = ''): TcOptions {
+  // WGSL leaves exp2's accuracy to the implementation (3 + 2|x| ulp allowed); NVIDIA's builtin (ex2.approx) passed the
+  // full grid with P·V on the tensor cores (run 127: worst 1.99x, against 2.12x with the polynomial) and saves 1-2 ms
+  // at 4k (d128 14.1 -> 13.1, d64 16.5 -> 14.4). Elsewhere (not measured) the polynomial.
+  return { ...(dv >= 64 ? { pvCols: 1 as const } : {}), fold: true, pv: 'mma', ...(/nvidia/i.test(adapter) ? { exp2: 'builtin' as const } : {}) };
 }
 // Subgroup-matrix loads and stores take their majorness as a template argument (`row_major` / `col_major`): the
 // older form with a bool argument compiles too but makes Dawn print a "use of deprecated builtin" warning per call

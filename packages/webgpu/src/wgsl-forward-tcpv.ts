@@ -125,7 +125,7 @@ ${paramStruct()}
 @group(0) @binding(8) var<storage, read> KI: array<f32>;
 @group(0) @binding(9) var<storage, read> QPh: array<f16>;
 @group(0) @binding(10) var<storage, read> QI: array<f32>;
-${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32' && !ab('tcexp2'), true)}
+${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32' && !ab('tcexp2') && t.exp2 !== 'builtin', true)}
 const NEG: f32 = -3.0e38;
 var<workgroup> kh: array<f16, ${regionHalves}>;
 var<workgroup> ps: array<f16, ${2 * BM * PS}>;

@@ -29,6 +29,13 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
     expect(tcTiles({ d: 128, dv: 128, subgroups: false }, 49152)).toMatch(/subgroups/);
     expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 32768)).toMatch(/no tensor-core tile fits/);
     expect(tcTiles({ d: 128, dv: 128, subgroups: true }, 49152, undefined, { pvCols: 1, pv: 'fma' })).toEqual({ bm: 48, pvCols: 1, pv: 'fma' });
+    // The builtin exp2 where the adapter is NVIDIA's (measured there), the polynomial elsewhere; checked key by key.
+    expect(tcDefaults(128, 'nvidia nvidia-h100-80gb-hbm3')).toEqual({ pvCols: 1, fold: true, pv: 'mma', exp2: 'builtin' });
+    expect(tcDefaults(32, 'mesa llvmpipe')).toEqual({ fold: true, pv: 'mma' });
+    const poly = forwardTcPvWGSL({ dtype: 'f32', d: 64, dv: 64, softcap: false, subgroups: true }, { bm: 64, pv: 'mma' });
+    const builtin = forwardTcPvWGSL({ dtype: 'f32', d: 64, dv: 64, softcap: false, subgroups: true }, { bm: 64, pv: 'mma', exp2: 'builtin' });
+    expect(poly).toContain('fma(p, f, 1.0)');
+    expect(builtin).toContain('return exp2(x);');
   });
 
   it('declares exactly the workgroup memory it budgets for, within the limit', () => {
@@ -69,7 +76,7 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
       expect(code.includes('rowF')).toBe(fold);
     }
     expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 49152, [48], { pvCols: 1 })).toEqual({ bm: 48, pvCols: 1 });
-    const bad: [unknown, RegExp][] = [[{ tcOpts: { pvcols: 1 } }, /tiles\.tcOpts\.pvcols/], [{ tcOpts: { pvCols: 3 } }, /tiles\.tcOpts\.pvCols/], [{ tcOpts: { pv: 'tc' } }, /tiles\.tcOpts\.pv/], [{ tcBm: [40] }, /tiles\.tcBm/]];
+    const bad: [unknown, RegExp][] = [[{ tcOpts: { pvcols: 1 } }, /tiles\.tcOpts\.pvcols/], [{ tcOpts: { pvCols: 3 } }, /tiles\.tcOpts\.pvCols/], [{ tcOpts: { pv: 'tc' } }, /tiles\.tcOpts\.pv/], [{ tcOpts: { exp2: 'fast' } }, /tiles\.tcOpts\.exp2/], [{ tcBm: [40] }, /tiles\.tcBm/]];
     for (const [tiles, re] of bad) {
       let err: unknown;
       try { createWebGPUBackend({ tiles: tiles as never }); } catch (e) { err = e; }
