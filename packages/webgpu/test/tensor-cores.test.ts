@@ -6,11 +6,12 @@ import { forwardTcWGSL, tcDefaults, tcSmem, tcTiles } from '../src/wgsl-forward-
 import { forwardTcPvWGSL, tcPvLayout } from '../src/wgsl-forward-tcpv.js';
 import { createWebGPUBackend } from '../src/index.js';
 
-/** Bytes of every `var<workgroup>` array the WGSL declares (f16 2, f32/i32/u32 4, vec4<f32> 16; the vec4<u32> `uni` 16). */
+/** Bytes of every `var<workgroup>` the WGSL declares (arrays: f16 2, f32/i32/u32 4, vec4<f32> 16; the vec4<u32> `uni` 16; scalars 4). */
 function declaredWorkgroupBytes(wgsl: string): number {
   let n = 0;
-  for (const m of wgsl.matchAll(/var<workgroup>\s+\w+\s*:\s*(array<(\w+(?:<\w+>)?),\s*(\d+)>|vec4<u32>)/g)) {
+  for (const m of wgsl.matchAll(/var<workgroup>\s+\w+\s*:\s*(array<(\w+(?:<\w+>)?),\s*(\d+)>|vec4<u32>|i32|u32|f32)\s*;/g)) {
     if (m[1] === 'vec4<u32>') { n += 16; continue; }
+    if (!m[2]) { n += 4; continue; }
     const el = m[2]!, count = Number(m[3]);
     n += count * (el === 'f16' ? 2 : el.startsWith('vec4') ? 16 : 4);
   }
