@@ -154,12 +154,7 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
         ${rep(TMO, (i) => rep(NCV, (c) => `o${i}_${c} = fma(vec4<f32>(p${i}[${jj}]), v${c}, o${i}_${c});`, ' '), ' ')} }`, '\n      ')}
     }`;
   const nt = `(jt + 1 < ntiles)`, nt2 = `(jt + 2 < ntiles)`;
-  return `enable f16;
-enable subgroups;
-enable chromium_experimental_subgroup_matrix;
-diagnostic(off, chromium.subgroup_matrix_uniformity);
-${paramStruct()}
-@group(0) @binding(1) var<storage, read> cu: array<u32>;
+  return `${tcModuleHead()}
 @group(0) @binding(3) var<storage, read> Qb: ${storageType(s.dtype, vecD)};
 @group(0) @binding(4) var<storage, read> Kb: ${storageType(s.dtype, vecD)};
 @group(0) @binding(5) var<storage, read> Vb: ${storageType(s.dtype, vecDV)};
@@ -285,6 +280,17 @@ export function splitRowCode(c4: number, put: (c: number, yh: string, yl: string
         ${put(c, 'yh', 'yl')} }`, '\n      ')}
       if (lane8 == 0u) { ${inv} = select(1.0, 1.0 / sc, mx > 0.0); }
     }`;
+}
+
+/** The tensor-core forwards' module head: extensions, the subgroup-matrix uniformity diagnostic off (each subgroup
+ * addresses its own tile), the parameters and the cu_seqlens binding. */
+export function tcModuleHead(): string {
+  return `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+${paramStruct()}
+@group(0) @binding(1) var<storage, read> cu: array<u32>;`;
 }
 
 /** WGSL: x (f32, or vec4<f32> with vec) with its mantissa cut to f16's 10 bits (exact in f16 where x is in its normal range). */

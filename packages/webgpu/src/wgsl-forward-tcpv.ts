@@ -1,6 +1,6 @@
-import { exp2Fn, paramStruct, queryTilePrologue, rep, scoreFns, storageType, windowCode } from './wgsl-common.js';
+import { exp2Fn, queryTilePrologue, rep, scoreFns, storageType, windowCode } from './wgsl-common.js';
 import { vScaleCode } from './wgsl-v-split.js';
-import { TC_BK, cutF16, type TcTiles } from './wgsl-forward-tc.js';
+import { TC_BK, cutF16, tcModuleHead, type TcTiles } from './wgsl-forward-tc.js';
 import type { ForwardShape, TcAblation } from './wgsl-forward.js';
 
 /**
@@ -113,12 +113,7 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
     workgroupBarrier();`;
   }).join('\n    ');
   const nt = `(jt + 1 < ntiles)`;
-  return `enable f16;
-enable subgroups;
-enable chromium_experimental_subgroup_matrix;
-diagnostic(off, chromium.subgroup_matrix_uniformity);
-${paramStruct()}
-@group(0) @binding(1) var<storage, read> cu: array<u32>;
+  return `${tcModuleHead()}
 @group(0) @binding(4) var<storage, read> KPw: array<u32>;
 @group(0) @binding(5) var<storage, read> VPw: array<u32>;
 @group(0) @binding(6) var<storage, read_write> Ob: ${storageType('f32', true)};
