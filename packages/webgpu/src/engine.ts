@@ -8,9 +8,8 @@ import { chooseDkvTiles, chooseDqTiles, chooseForwardTiles, type TileLimits, typ
 import { encodeParams, type ParamName } from './wgsl-common.js';
 import { dkvWGSL, dqWGSL, rowStatsWGSL, type BackwardTiles } from './wgsl-backward.js';
 import { forwardAblation, forwardLayout, forwardWGSL, type ForwardTiles, type TcAblation } from './wgsl-forward.js';
-import { forwardTcWGSL, tcDefaults, tcTiles, type TcTiles } from './wgsl-forward-tc.js';
+import { forwardTcWGSL, kSplitWGSL, tcDefaults, tcTiles, type TcTiles } from './wgsl-forward-tc.js';
 import { forwardTcPvWGSL, tcPvLayout } from './wgsl-forward-tcpv.js';
-import { kSplitWGSL } from './wgsl-forward-tc.js';
 import { vMaxWGSL, vSplitWGSL } from './wgsl-v-split.js';
 import { LINEAR_WG, fillWGSL, packWGSL } from './wgsl-util.js';
 
@@ -179,7 +178,7 @@ export class Engine {
    * inverse row scales, then each KV head's largest |v| at word `count`), 9 (Q planes, with BM rows to spare: a partial
    * query tile's fragment loads stay inside) and 10 (Q's inverse row scales).
    */
-  #splitQKV(rec: Recorder, p: Problem, vp: 2 | 3, c: Chunk, q: BoundRange, k: BoundRange, v: BoundRange, track: GPUBuffer[]) {
+  #splitQKV(rec: Recorder, p: Problem, vp: number, c: Chunk, q: BoundRange, k: BoundRange, v: BoundRange, track: GPUBuffer[]) {
     const rows = p.cuSeqlensK[c.b1]! - p.cuSeqlensK[c.b0]!, hkv = p.nheadsKV, d = p.headDim, dv = p.headDimV;
     const qRows = p.cuSeqlensQ[c.b1]! - p.cuSeqlensQ[c.b0]!, hq = p.nheadsQ;
     const qp = this.#buffer(bufferBytes((qRows + 64) * hq * d, 4), 'q planes', track);
@@ -198,10 +197,11 @@ export class Engine {
     const vm = { binding: 10, buffer: ki, offset: kiOff, size: 4 * hkv };
     rec.add('main', ksplit, params, [kb, { binding: 8, buffer: kp, size: bufferBytes(rows * hkv * d, 4) }, { binding: 9, buffer: ki, size: 4 * rows * hkv }], groups);
     rec.add('main', this.#pipeline(`vmax|${p.dtype}|${dv}`, () => vMaxWGSL({ dtype: p.dtype, dv })), params, [vb, vm], groups);
-    rec.add('main', this.#pipeline(`vsplit|${p.dtype}|${dv}|${vp}`, () => vSplitWGSL({ dtype: p.dtype, dv, vp })), params, [vb, vm, { binding: 11, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) }], groups);
+    rec.add('main', this.#pipeline(`vsplit|${p.dtype}|${dv}|${vp}`, () => vSplitWGSL({ dtype: p.dtype, dv, vp: vp as 2 | 3 })), params, [vb, vm, { binding: 11, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) }], groups);
     return {
       k: { binding: 4, buffer: kp, size: bufferBytes(rows * hkv * d, 4) }, v: { binding: 5, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) },
-      q: { binding: 9, buffer: qp }, extra: [{ binding: 8, buffer: ki }, { binding: 10, buffer: qi }], count: kiOff / 4,
+      // (the spare rows may fall outside a binding at the size limit: robust access then, for rows never written)
+      q: { binding: 9, buffer: qp, size: Math.floor(Math.min(qp.size, this.ctx.limits.maxStorageBufferBindingSize) / 4) * 4 }, extra: [{ binding: 8, buffer: ki }, { binding: 10, buffer: qi }], count: kiOff / 4,
     };
   }
 
@@ -318,7 +318,7 @@ export class Engine {
           const ro = bindRange(to, c, align, acc.size);
           const params = { ...this.#baseParams(p, c), qShift: rq.shift, kShift: rk.shift, vShift: rv.shift, oShift: ro.shift, statsBase: statsOff / 4 };
           const kv = tc?.pv === 'mma'
-            ? this.#splitQKV(rec, p, tc.half ? 2 : 3, c, { buffer: q.buffer, ...rq }, { buffer: k.buffer, ...rk }, { buffer: v.buffer, ...rv }, track)
+            ? this.#splitQKV(rec, p, tcPvLayout({ d: p.headDim, dv: p.headDimV, half: tc.half }, tc.bm).VP, c, { buffer: q.buffer, ...rq }, { buffer: k.buffer, ...rk }, { buffer: v.buffer, ...rv }, track)
             : { q: { binding: 3, buffer: q.buffer, offset: rq.offset, size: rq.size }, k: { binding: 4, buffer: k.buffer, offset: rk.offset, size: rk.size }, v: { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size }, extra: [], count: 0 };
           rec.add('main', pl, encodeParams({ ...params, count: kv.count }), [
             { binding: 1, buffer: cu },
