@@ -47,19 +47,18 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   // base. Computing each word's row, plane and column per load and tile instead cost 3 ms of 17 at d128 (runs 117,
   // 125: 17.1 -> 14.2 ms; d64 19.1 -> 16.4; f16 d128 10.8 -> 9.6). That form remains where NT / HWn does not divide BK.
   const stage = (name: 'k' | 'v', PL: number, HWn: number, tot: number, S: number) => {
-    const E = (PL * BK * HWn) / NT, RPS = NT / HWn, E1 = BK / RPS;
-    const even = NT % HWn === 0 && BK % RPS === 0;
+    const { E, even, step } = stagePlan(PL, BK, HWn, NT);
     const src = name === 'k' ? 'KPw' : 'VPw', reg = name === 'k' ? 'rk' : 'rv';
     const pre = `${name}rp0`, cw = `${name}cw`;
     const head = even ? `let ${pre} = t / ${u(HWn)}; let ${cw} = t % ${u(HWn)};` : '';
     const load = (kt: string) => even
       ? `{ let base = ((kr0 + u32(${kt}) + ${pre}) * P.hkv + hk) * ${u(tot)} + ${cw}; let rs = P.hkv * ${u(tot)};
-      ${rep(E, (e) => { const ro = RPS * (e % E1), pl = Math.floor(e / E1); return `${reg}${e} = 0u; if (u32(${kt}) + ${pre} + ${u(ro)} < sk) { ${reg}${e} = ${src}[base + ${ro ? `${u(ro)} * rs + ` : ''}${u(pl * HWn)}]; }`; }, '\n      ')} }`
+      ${rep(E, (e) => { const { ro, pl } = step(e); return `${reg}${e} = 0u; if (u32(${kt}) + ${pre} + ${u(ro)} < sk) { ${reg}${e} = ${src}[base + ${ro ? `${u(ro)} * rs + ` : ''}${u(pl * HWn)}]; }`; }, '\n      ')} }`
       : rep(E, (e) => `{ let w = t + ${u(NT * e)}; let row = w / ${u(PL * HWn)}; let rem = w - row * ${u(PL * HWn)}; let gr = u32(${kt}) + row;
       ${reg}${e} = 0u; if (gr < sk) { ${reg}${e} = ${src}[((kr0 + gr) * P.hkv + hk) * ${u(tot)} + rem]; } }`, '\n    ');
     const store = even
       ? `{ let a0 = ${pre} * ${u(S)} + ${cw} * 2u;
-      ${rep(E, (e) => { const ro = RPS * (e % E1), pl = Math.floor(e / E1); return `{ let x = bitcast<vec2<f16>>(${reg}${e}); let a = a0 + ${u(pl * BK * S + ro * S)}; kh[a] = x.x; kh[a + 1u] = x.y; }`; }, '\n      ')} }`
+      ${rep(E, (e) => { const { ro, pl } = step(e); return `{ let x = bitcast<vec2<f16>>(${reg}${e}); let a = a0 + ${u(pl * BK * S + ro * S)}; kh[a] = x.x; kh[a + 1u] = x.y; }`; }, '\n      ')} }`
       : rep(E, (e) => `{ let w = t + ${u(NT * e)}; let row = w / ${u(PL * HWn)}; let rem = w - row * ${u(PL * HWn)}; let pl = rem / ${u(HWn)}; let cw = rem - pl * ${u(HWn)};
       let x = bitcast<vec2<f16>>(${reg}${e}); let a = pl * ${u(BK * S)} + row * ${u(S)} + cw * 2u; kh[a] = x.x; kh[a + 1u] = x.y; }`, '\n    ');
     return { head, load, store };
@@ -204,6 +203,18 @@ ${queryTilePrologue(BM)}
     ${rep(8, (x) => `{ let r = ra + ${u(2 * x)}; if (i0 + r < sq) { let l = red[r]; let e = ((qr0 + i0 + r) * P.hq + h) * ${u(dv)} + P.oShift + col; Ob[e >> 2u][e & 3u] = select(0.0, ${x < 4 ? 'oa' : 'ob'}${i}[${x % 4}] / l, l > 0.0); } }`, '\n    ')} }`, '\n  ')}
 }
 `;
+}
+
+/**
+ * How NT threads stage a tile of PL planes x BK rows x HWn words (forwardTcPvWGSL's K and V): E steps per thread;
+ * where `even`, thread t keeps word column t % HWn and, at step e, takes plane step(e).pl, row t / HWn + step(e).ro
+ * (so each load and store is one add to a per-thread, per-tile base); else the word t + NT·e in row-major order.
+ * test/tensor-cores.test.ts checks that the steps cover the tile exactly once.
+ */
+export function stagePlan(PL: number, BK: number, HWn: number, NT: number) {
+  const E = (PL * BK * HWn) / NT, RPS = NT / HWn, E1 = BK / RPS;
+  const even = NT % HWn === 0 && BK % RPS === 0;
+  return { E, even, step: (e: number) => ({ ro: RPS * (e % E1), pl: Math.floor(e / E1) }) };
 }
 
 /**

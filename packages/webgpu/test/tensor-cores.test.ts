@@ -3,7 +3,7 @@ import { ValidationError } from '@flashattn/core';
 import { withDawnToggles } from '../src/acquire-gpu.js';
 import { tensorCoresMissing } from '../src/gpu-context.js';
 import { forwardTcWGSL, tcDefaults, tcSmem, tcTiles } from '../src/wgsl-forward-tc.js';
-import { forwardTcPvWGSL, tcPvLayout } from '../src/wgsl-forward-tcpv.js';
+import { forwardTcPvWGSL, stagePlan, tcPvLayout } from '../src/wgsl-forward-tcpv.js';
 import { createWebGPUBackend } from '../src/index.js';
 
 /** Bytes of every `var<workgroup>` the WGSL declares (arrays: f16 2, f32/i32/u32 4, vec4<f32> 16; the vec4<u32> `uni` 16; scalars 4). */
@@ -65,6 +65,26 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
     expect(tcTiles({ d: 128, dv: 64, subgroups: true }, 40000, undefined, { pv: 'mma' })).toEqual({ bm: 32, pv: 'mma' }); // 64 rows do not fit
     const small = tcTiles({ d: 128, dv: 64, subgroups: true }, 24000, undefined, { pv: 'mma' });
     expect(typeof small === 'string' || small.pv === 'fma').toBe(true);
+  });
+
+  it('stages every word of a K/V tile exactly once (the P·V-on-tensor-cores kernel\'s load plan)', () => {
+    // PL planes x BK rows x HWn words: K (2 planes, d/2 words), V (3 or 2 pieces, dv/2), at 256 and 128 threads.
+    for (const NT of [256, 128]) for (const [PL, HWn] of [[2, 64], [2, 32], [2, 48], [1, 64], [3, 64], [3, 32], [3, 16], [2, 16]] as const) {
+      const { E, even, step } = stagePlan(PL, 32, HWn, NT);
+      expect(E).toBe((PL * 32 * HWn) / NT);
+      const seen = new Map<string, number>();
+      for (let t = 0; t < NT; t++) for (let e = 0; e < E; e++) {
+        let plane: number, row: number, cw: number;
+        if (even) { const s = step(e); plane = s.pl; row = Math.floor(t / HWn) + s.ro; cw = t % HWn; }
+        else { const w = t + NT * e; row = Math.floor(w / (PL * HWn)); const rem = w % (PL * HWn); plane = Math.floor(rem / HWn); cw = rem % HWn; }
+        const key = `${plane},${row},${cw}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      }
+      expect(seen.size).toBe(PL * 32 * HWn);
+      expect([...seen.values()].every((n) => n === 1)).toBe(true);
+      expect([...seen.keys()].every((k) => { const [p, r, c] = k.split(',').map(Number); return p! < PL && r! < 32 && c! < HWn; })).toBe(true);
+    }
+    expect(stagePlan(2, 32, 48, 256).even).toBe(false); // d96's K: 256 / 48 is not whole, the general form then
   });
 
   it('generates each P·V layout and score form over whole rows, and checks its tcOpts / tcBm overrides key by key', () => {
