@@ -28,14 +28,10 @@
  */
 import { create, globals } from 'webgpu';
 import { exp2Fn, rep } from '../src/wgsl-common.js';
-import { attentionReference, fromF16, randn, timeAndCheck, toF16 } from './probe-common.js';
+import { attentionReference, fromF16, probeCli, randn, timeAndCheck, toF16 } from './probe-common.js';
 
 Object.assign(globalThis, globals);
-const out = (o: unknown) => console.log(JSON.stringify(o));
-const T0 = performance.now();
-const log = (m: string) => process.stderr.write(`[fulltc ${((performance.now() - T0) / 1000).toFixed(1)}s] ${m}\n`);
-const arg = (i: number, d: number) => Number(process.argv[i] ?? d);
-const [D, N, H] = [arg(2, 128), arg(3, 4096), arg(4, 64)];
+const { out, log, D, N, H } = probeCli('fulltc');
 const CONFIGS = (process.argv.slice(5).length ? process.argv.slice(5) : ['64']).map((c) => { const [a, f] = c.split(':'); return [Number(a), f ?? ''] as [number, string]; });
 const BK = 32;
 const SCALE_LOG2 = Math.LOG2E / Math.sqrt(D);

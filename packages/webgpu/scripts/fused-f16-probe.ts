@@ -18,14 +18,10 @@
  * instead of cutting the mantissa. Checks rows 0-31 of head 0 against float64 and naive f32.
  */
 import { create, globals } from 'webgpu';
-import { attentionReference, fromF16, randn, timeAndCheck, toF16 } from './probe-common.js';
+import { attentionReference, fromF16, probeCli, randn, timeAndCheck, toF16 } from './probe-common.js';
 
 Object.assign(globalThis, globals);
-const out = (o: unknown) => console.log(JSON.stringify(o));
-const T0 = performance.now();
-const log = (m: string) => process.stderr.write(`[fusedf16 ${((performance.now() - T0) / 1000).toFixed(1)}s] ${m}\n`);
-const arg = (i: number, d: number) => Number(process.argv[i] ?? d);
-const [D, N, H] = [arg(2, 128), arg(3, 4096), arg(4, 64)];
+const { out, log, D, N, H } = probeCli('fusedf16');
 // RBW[:flags], or hRB[:flags] for the hybrid kernel (S on the tensor cores, softmax and P·V on the f32 units).
 const CONFIGS = (process.argv.slice(5).length ? process.argv.slice(5) : ['4']).map((c) => { const [a, f] = c.split(':'); return [a!, f ?? ''] as [string, string]; });
 const BK = 32;

@@ -18,14 +18,10 @@
  * Checks rows 0-31 of head 0 against float64 and against naive f32 attention (the criterion's baseline).
  */
 import { create, globals } from 'webgpu';
-import { attentionReference, randn, timeAndCheck } from './probe-common.js';
+import { attentionReference, probeCli, randn, timeAndCheck } from './probe-common.js';
 
 Object.assign(globalThis, globals);
-const out = (o: unknown) => console.log(JSON.stringify(o));
-const T0 = performance.now();
-const log = (m: string) => process.stderr.write(`[fused ${((performance.now() - T0) / 1000).toFixed(1)}s] ${m}\n`);
-const arg = (i: number, d: number) => Number(process.argv[i] ?? d);
-const [D, N, H] = [arg(2, 128), arg(3, 4096), arg(4, 64)];
+const { out, log, D, N, H } = probeCli('fused');
 // SL:RBW:SPLIT[:flags] — flags (compile bisection, results wrong on purpose): c S stored row-major, v V loaded
 // column-major, i no per-subgroup branch around stores, s no subgroup shuffles, p no P through a left matrix from
 // workgroup memory (the Q slices instead). Timing-only ablations: K no K/V staging from global memory, Q no S

@@ -121,3 +121,15 @@ export function fromF16(h: number): number {
   if (e === 0x1f) return m ? NaN : s * Infinity;
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
+
+/**
+ * What every tensor-core probe's command line shares: JSON lines on stdout (`out`), timed progress on stderr (`log`,
+ * tagged `name`), and the d n heads arguments (argv 2-4, defaults 128 4096 64).
+ */
+export function probeCli(name: string) {
+  const T0 = performance.now();
+  const out = (o: unknown) => console.log(JSON.stringify(o));
+  const log = (m: string) => process.stderr.write(`[${name} ${((performance.now() - T0) / 1000).toFixed(1)}s] ${m}\n`);
+  const arg = (i: number, d: number) => Number(process.argv[i] ?? d);
+  return { out, log, D: arg(2, 128), N: arg(3, 4096), H: arg(4, 64) };
+}
