@@ -26,9 +26,9 @@
  * reference), T (reference = the running max), U (flush unconditionally), X / Y (T reset by a scalar multiply, inside
  * / outside the branch), C (T declared outside the loop, reset at each tile's top: right).
  */
-import { create, globals } from 'webgpu';
+import { globals } from 'webgpu';
 import { exp2Fn, rep } from '../src/wgsl-common.js';
-import { attentionReference, fromF16, probeCli, randn, timeAndCheck, toF16 } from './probe-common.js';
+import { attentionReference, fromF16, openF16MatrixDevice, probeCli, randn, timeAndCheck, toF16 } from './probe-common.js';
 
 Object.assign(globalThis, globals);
 const { out, log, D, N, H } = probeCli('fulltc');
@@ -237,15 +237,8 @@ const vs3 = splitRows(v, N, D, 3, ve), vs2 = splitRows(v, N, D, 2, ve);
 const perHead = (planes: Uint16Array[]) => { const b = new Uint16Array(H * planes.length * N * D); for (let h = 0; h < H; h++) planes.forEach((p, i) => b.set(p, (h * planes.length + i) * N * D)); return b; };
 const perHeadF = (x: Float32Array) => { const b = new Float32Array(H * x.length); for (let h = 0; h < H; h++) b.set(x, h * x.length); return b; };
 
-const gpu = create(['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia']);
-const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-if (!adapter?.features.has('chromium-experimental-subgroup-matrix') || !adapter.features.has('shader-f16')) { out({ error: 'no f16 subgroup matrices here' }); process.exit(0); }
-const device = await adapter.requestDevice({
-  requiredFeatures: ['chromium-experimental-subgroup-matrix', 'shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[],
-  requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
-});
-(globalThis as Record<string, unknown>).__keepDawn = [gpu, adapter];
-device.lost.then((i) => log(`device lost: ${i.reason} ${i.message}`));
+const device = await openF16MatrixDevice(out, log);
+if (!device) process.exit(0);
 const ref = attentionReference(q, k, v, N, D);
 const buf = (data: ArrayBufferView) => {
   const b = device.createBuffer({ size: Math.max(16, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });

@@ -17,8 +17,8 @@
  * plain f16 precision, for the cost of the split); r P's hi/lo by an f16 round trip (f16(x), f16(x - f32(f16(x))))
  * instead of cutting the mantissa. Checks rows 0-31 of head 0 against float64 and naive f32.
  */
-import { create, globals } from 'webgpu';
-import { attentionReference, fromF16, probeCli, randn, timeAndCheck, toF16 } from './probe-common.js';
+import { globals } from 'webgpu';
+import { attentionReference, fromF16, openF16MatrixDevice, probeCli, randn, timeAndCheck, toF16 } from './probe-common.js';
 
 Object.assign(globalThis, globals);
 const { out, log, D, N, H } = probeCli('fusedf16');
@@ -67,15 +67,8 @@ for (let r = 0; r < N; r++) {
 // Per head: [hi plane][lo plane], each N x D f16 (the same data in every head's slot).
 const planes = (hi: Uint16Array, lo: Uint16Array) => { const b = new Uint16Array(H * 2 * N * D); for (let h = 0; h < H; h++) { b.set(hi, (2 * h) * N * D); b.set(lo, (2 * h + 1) * N * D); } return b; };
 
-const gpu = create(['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia']);
-const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-if (!adapter?.features.has('chromium-experimental-subgroup-matrix') || !adapter.features.has('shader-f16')) { out({ error: 'no f16 subgroup matrices here' }); process.exit(0); }
-const device = await adapter.requestDevice({
-  requiredFeatures: ['chromium-experimental-subgroup-matrix', 'shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[],
-  requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
-});
-(globalThis as Record<string, unknown>).__keepDawn = [gpu, adapter]; // Dawn stops delivering events once collected
-device.lost.then((i) => log(`device lost: ${i.reason} ${i.message}`));
+const device = await openF16MatrixDevice(out, log);
+if (!device) process.exit(0);
 log(`setup done (d ${D}, n ${N}, heads ${H}, V scale 2^${ve})`);
 
 const ref = attentionReference(q, k, v, N, D);

@@ -1,3 +1,4 @@
+import { create } from 'webgpu';
 /** What the tensor-core probes share: random inputs and the accuracy reference their checks use. */
 
 /** n standard-normal f32 values (Box-Muller). */
@@ -132,4 +133,22 @@ export function probeCli(name: string) {
   const log = (m: string) => process.stderr.write(`[${name} ${((performance.now() - T0) / 1000).toFixed(1)}s] ${m}\n`);
   const arg = (i: number, d: number) => Number(process.argv[i] ?? d);
   return { out, log, D: arg(2, 128), N: arg(3, 4096), H: arg(4, 64) };
+}
+
+/**
+ * The f16 tensor-core probes' device: Dawn with allow_unsafe_apis and vulkan_enable_f16_on_nvidia, f16 subgroup
+ * matrices, shader-f16, subgroups, timestamps and the adapter's largest limits; undefined (after printing why as a
+ * JSON line) where the adapter has no f16 subgroup matrices.
+ */
+export async function openF16MatrixDevice(out: (o: unknown) => void, log: (m: string) => void): Promise<GPUDevice | undefined> {
+  const gpu = create(['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia']);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter?.features.has('chromium-experimental-subgroup-matrix') || !adapter.features.has('shader-f16')) { out({ error: 'no f16 subgroup matrices here' }); return undefined; }
+  const device = await adapter.requestDevice({
+    requiredFeatures: ['chromium-experimental-subgroup-matrix', 'shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[],
+    requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
+  });
+  (globalThis as Record<string, unknown>).__keepDawn = [gpu, adapter]; // Dawn stops delivering events once collected
+  device.lost.then((i) => log(`device lost: ${i.reason} ${i.message}`));
+  return device;
 }
