@@ -308,10 +308,11 @@ function nosplitCode(c4: number, put: (c: number, yh: string, yl: string) => str
 }
 
 /**
- * The tensor-core forward's split (splitRowCode) alone, as a kernel, for verification: for every key row of the binding
- * (P.count rows) and KV head (wid.y), the hi/lo f16 planes (KP[((row * hkv + hk) * 2 + plane) * d/4 + c4]) and the
- * inverse scale (KI[row * hkv + hk]); 256 threads, 32 rows of 8 lanes. It needs shader-f16 and subgroups of >= 8 but
- * no subgroup matrices, so it runs on lavapipe (test/k-split.test.ts), where the forward itself cannot.
+ * The tensor-core forward's split (splitRowCode) as a kernel: for every row of the binding (P.count rows) and head
+ * (wid.y, P.hkv heads), the hi/lo f16 planes (KP[((row * hkv + hk) * 2 + plane) * d/4 + c4]) and the inverse scale
+ * (KI[row * hkv + hk]); 256 threads, 32 rows of 8 lanes. The P·V-on-tensor-cores forward runs it over Q and K once
+ * per call (engine.ts, #splitQKV); it needs shader-f16 and subgroups of >= 8 but no subgroup matrices, so it also runs
+ * on lavapipe (test/k-split.test.ts), where the forwards themselves cannot.
  */
 export function kSplitWGSL(s: { dtype: ForwardShape['dtype']; d: number }): string {
   const d = s.d, vecD = d % 4 === 0, C4 = d / 4 / 8, D4 = d / 4;

@@ -35,9 +35,9 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   const ab = (a: TcAblation) => t.ablate === a;
   const KD = d / 16, NBK = BK / 16;
   const KPT = 8; // softmax: 4 threads per row, 8 keys each
-  // K and V come split (kSplitWGSL: [row][hkv][2 planes][d]; vSplitWGSL: [row][hkv][VP planes][dv], f16 pairs read as
-  // u32 words, consecutive lanes on consecutive words): KW / VW words per thread and tile.
-  const KPn = half ? 1 : 2, HW = d / 2, HV = dv / 2, KW = (KPn * BK * HW) / NT, VW = (VP * BK * HV) / NT;
+  // K and V come split (kSplitWGSL: [row][hkv][2 planes][d]; vSplitWGSL: [row][hkv][VP planes][dv]), f16 pairs read as
+  // u32 words; K's lo plane is not read for f16/bf16 inputs.
+  const KPn = half ? 1 : 2, HW = d / 2, HV = dv / 2;
   const Lm = 'subgroup_matrix_left<f16, 16, 16>', Rm = 'subgroup_matrix_right<f16, 16, 16>', Cm = 'subgroup_matrix_result<f32, 16, 16>';
   const u = (n: number) => `${n}u`;
   const mma = (a: string, b: string, acc: string) => `${acc} = subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${acc});`;
@@ -61,7 +61,7 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
       ${rep(E, (e) => { const { ro, pl } = step(e); return `{ let x = bitcast<vec2<f16>>(${reg}${e}); let a = a0 + ${u(pl * BK * S + ro * S)}; kh[a] = x.x; kh[a + 1u] = x.y; }`; }, '\n      ')} }`
       : rep(E, (e) => `{ let w = t + ${u(NT * e)}; let row = w / ${u(PL * HWn)}; let rem = w - row * ${u(PL * HWn)}; let pl = rem / ${u(HWn)}; let cw = rem - pl * ${u(HWn)};
       let x = bitcast<vec2<f16>>(${reg}${e}); let a = pl * ${u(BK * S)} + row * ${u(S)} + cw * 2u; kh[a] = x.x; kh[a + 1u] = x.y; }`, '\n    ');
-    return { head, load, store };
+    return { E, head, load, store };
   };
   const sk_ = stage('k', KPn, HW, 2 * HW, KS), sv_ = stage('v', VP, HV, VP * HV, VS);
   // K's inverse row scales travel in a register of threads t < 32 (a global load right before the barrier would stall).
@@ -138,7 +138,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ${queryTilePrologue(BM)}
   let sg = t / 32u; let lane = t % 32u;
   let rb = min(sg / ${u(NBK)}, ${u(RBN - 1)}); let nb = sg % ${u(NBK)};
-  ${rep(KW, (e) => `var rk${e} = 0u;`, ' ')} var rki = 0.0; ${rep(VW, (e) => `var rv${e} = 0u;`, ' ')}
+  ${rep(sk_.E, (e) => `var rk${e} = 0u;`, ' ')} var rki = 0.0; ${rep(sv_.E, (e) => `var rv${e} = 0u;`, ' ')}
   ${sk_.head} ${sv_.head}
   // Q comes split too (kSplitWGSL over Q: [row][hq][2 planes][d] halves, binding 9; 1/scale per row, binding 10); the
   // buffer has BM rows to spare, so a partial tile's fragment loads stay inside it (those rows are never written).
@@ -158,7 +158,7 @@ ${queryTilePrologue(BM)}
   let qinvRow = select(1.0, QI[(qr0 + min(i0 + srow, sq - 1u)) * P.hq + h], i0 + srow < sq);${fold ? `
   let rowF = qinvRow * P.scaleLog2;` : ''}
   var mrun = NEG; var lrun = 0.0;
-  let pnb = sg % ${u(NB)}; let prb0 = sg / ${u(NB)};${NB >= NS ? ' // (not used: each subgroup has whole columns)' : ''}
+  ${NB < NS ? `let pnb = sg % ${u(NB)}; let prb0 = sg / ${u(NB)}; // NS / NB subgroups share a column block` : ''}
   ${rep(TB, (i) => `var oa${i} = vec4<f32>(0.0); var ob${i} = vec4<f32>(0.0);`, ' ')}
   var c = ${Cm}();
   let jstart = (jlo / ${BK}) * ${BK};
