@@ -178,13 +178,11 @@ export class Engine {
    * inverse row scales, then each KV head's largest |v| at word `count`), 9 (Q planes, with BM rows to spare: a partial
    * query tile's fragment loads stay inside) and 10 (Q's inverse row scales).
    */
-  #splitQKV(rec: Recorder, p: Problem, vp: number, c: Chunk, q: BoundRange, k: BoundRange, v: BoundRange, track: GPUBuffer[]) {
+  #splitQKV(rec: Recorder, p: Problem, tc: TcTiles, c: Chunk, q: BoundRange, k: BoundRange, v: BoundRange, track: GPUBuffer[]) {
     const rows = p.cuSeqlensK[c.b1]! - p.cuSeqlensK[c.b0]!, hkv = p.nheadsKV, d = p.headDim, dv = p.headDimV;
-    const qRows = p.cuSeqlensQ[c.b1]! - p.cuSeqlensQ[c.b0]!, hq = p.nheadsQ;
-    const qp = this.#buffer(bufferBytes((qRows + 64) * hq * d, 4), 'q planes', track);
-    const qi = this.#buffer(bufferBytes(qRows * hq, 4), 'q scales', track);
+    const vp = tcPvLayout({ d, dv, half: tc.half }, tc.bm).VP;
     const ksplit = this.#pipeline(`ksplit|${p.dtype}|${d}`, () => kSplitWGSL({ dtype: p.dtype, d }));
-    rec.add('main', ksplit, encodeParams({ count: qRows, hkv: hq, kShift: q.shift }), [{ binding: 4, buffer: q.buffer, offset: q.offset, size: q.size }, { binding: 8, buffer: qp, size: bufferBytes(qRows * hq * d, 4) }, { binding: 9, buffer: qi, size: 4 * qRows * hq }], [Math.ceil(qRows / 32), hq, 1]);
+    const qb = tc.qSplit === 'tile' ? { q: { binding: 3, buffer: q.buffer, offset: q.offset, size: q.size }, extra: [] } : this.#splitQ(rec, p, c, q, ksplit, track);
     const align = this.ctx.limits.minStorageBufferOffsetAlignment;
     const kiOff = Math.ceil((4 * rows * hkv) / align) * align;
     const kp = this.#buffer(bufferBytes(rows * hkv * d, 4), 'k planes', track);
@@ -200,9 +198,18 @@ export class Engine {
     rec.add('main', this.#pipeline(`vsplit|${p.dtype}|${dv}|${vp}`, () => vSplitWGSL({ dtype: p.dtype, dv, vp: vp as 2 | 3 })), params, [vb, vm, { binding: 11, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) }], groups);
     return {
       k: { binding: 4, buffer: kp, size: bufferBytes(rows * hkv * d, 4) }, v: { binding: 5, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) },
-      // (the spare rows may fall outside a binding at the size limit: robust access then, for rows never written)
-      q: { binding: 9, buffer: qp, size: Math.floor(Math.min(qp.size, this.ctx.limits.maxStorageBufferBindingSize) / 4) * 4 }, extra: [{ binding: 8, buffer: ki }, { binding: 10, buffer: qi }], count: kiOff / 4,
+      q: qb.q, extra: [{ binding: 8, buffer: ki }, ...qb.extra], count: kiOff / 4,
     };
+  }
+
+  /** Q's planes and inverse row scales (kSplitWGSL over Q): the forward's bindings 9 and 10 (tcOpts.qSplit 'pass'). */
+  #splitQ(rec: Recorder, p: Problem, c: Chunk, q: BoundRange, ksplit: GPUComputePipeline, track: GPUBuffer[]) {
+    const qRows = p.cuSeqlensQ[c.b1]! - p.cuSeqlensQ[c.b0]!, hq = p.nheadsQ, d = p.headDim;
+    const qp = this.#buffer(bufferBytes((qRows + 64) * hq * d, 4), 'q planes', track);
+    const qi = this.#buffer(bufferBytes(qRows * hq, 4), 'q scales', track);
+    rec.add('main', ksplit, encodeParams({ count: qRows, hkv: hq, kShift: q.shift }), [{ binding: 4, buffer: q.buffer, offset: q.offset, size: q.size }, { binding: 8, buffer: qp, size: bufferBytes(qRows * hq * d, 4) }, { binding: 9, buffer: qi, size: 4 * qRows * hq }], [Math.ceil(qRows / 32), hq, 1]);
+    // (the spare rows may fall outside a binding at the size limit: robust access then, for rows never written)
+    return { q: { binding: 9, buffer: qp, size: Math.floor(Math.min(qp.size, this.ctx.limits.maxStorageBufferBindingSize) / 4) * 4 }, extra: [{ binding: 10, buffer: qi }] };
   }
 
   #pack(rec: Recorder, dtype: 'f16' | 'bf16', src: GPUBuffer, dst: GPUBuffer, elems: number): void {
@@ -318,7 +325,7 @@ export class Engine {
           const ro = bindRange(to, c, align, acc.size);
           const params = { ...this.#baseParams(p, c), qShift: rq.shift, kShift: rk.shift, vShift: rv.shift, oShift: ro.shift, statsBase: statsOff / 4 };
           const kv = tc?.pv === 'mma'
-            ? this.#splitQKV(rec, p, tcPvLayout({ d: p.headDim, dv: p.headDimV, half: tc.half }, tc.bm).VP, c, { buffer: q.buffer, ...rq }, { buffer: k.buffer, ...rk }, { buffer: v.buffer, ...rv }, track)
+            ? this.#splitQKV(rec, p, tc, c, { buffer: q.buffer, ...rq }, { buffer: k.buffer, ...rk }, { buffer: v.buffer, ...rv }, track)
             : { q: { binding: 3, buffer: q.buffer, offset: rq.offset, size: rq.size }, k: { binding: 4, buffer: k.buffer, offset: rk.offset, size: rk.size }, v: { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size }, extra: [], count: 0 };
           rec.add('main', pl, encodeParams({ ...params, count: kv.count }), [
             { binding: 1, buffer: cu },

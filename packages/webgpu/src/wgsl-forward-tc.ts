@@ -33,6 +33,10 @@ export interface TcOptions {
   readonly pv?: 'fma' | 'mma';
   /** 'mma' only: P = exp2 by the f32 polynomial (exp2x, 'poly', the default) or the builtin ('builtin'). */
   readonly exp2?: 'poly' | 'builtin';
+  /** 'mma' only: Q split by kSplitWGSL in the main pass ('pass', the default) or in the forward's prologue ('tile'). */
+  readonly qSplit?: 'pass' | 'tile';
+  /** 'mma' only: K(j+1) stored before the flush's last barrier (one barrier less per key tile). */
+  readonly mergeK?: boolean;
 }
 /**
  * Defaults (H100): pv 'mma' (session 9: with its staging loads at one add each, run 125, 4k: f32 d128 14.2 against
@@ -310,7 +314,8 @@ function nosplitCode(c4: number, put: (c: number, yh: string, yl: string) => str
 /**
  * The tensor-core forward's split (splitRowCode) as a kernel: for every row of the binding (P.count rows) and head
  * (wid.y, P.hkv heads), the hi/lo f16 planes (KP[((row * hkv + hk) * 2 + plane) * d/4 + c4]) and the inverse scale
- * (KI[row * hkv + hk]); 256 threads, 32 rows of 8 lanes. The P·V-on-tensor-cores forward runs it over Q and K once
+ * (KI[row * hkv + hk]); 256 threads, 32 rows of 8 lanes, lane l taking the row's vec4s l, l + 8, ... (consecutive
+ * lanes, consecutive words: a lane's own run of d/32 vec4s made every store a partial sector; not yet measured). The P·V-on-tensor-cores forward runs it over Q and K once
  * per call (engine.ts, #splitQKV); it needs shader-f16 and subgroups of >= 8 but no subgroup matrices, so it also runs
  * on lavapipe (test/k-split.test.ts), where the forwards themselves cannot.
  */
@@ -328,9 +333,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = wid.x * 32u + t / 8u; let lane8 = t % 8u; let hk = wid.y;
   let ok = row < P.count;
   let e = (min(row, P.count - 1u) * P.hkv + hk) * ${d}u + P.kShift;
-  ${rep(C4, (c) => `let xs${c} = select(vec4<f32>(0.0), ld4_k(e + (lane8 * ${C4}u + ${c}u) * 4u, lane8 * ${C4}u + ${c}u), ok);`, ' ')}
+  ${rep(C4, (c) => `let xs${c} = select(vec4<f32>(0.0), ld4_k(e + (lane8 + ${8 * c}u) * 4u, lane8 + ${8 * c}u), ok);`, ' ')}
   var inv = 1.0;
-  ${splitRowCode(C4, (c, yh, yl) => `if (ok) { let o = (row * P.hkv + hk) * 2u * ${D4}u + lane8 * ${C4}u + ${c}u; KP[o] = vec4<f16>(${yh}); KP[o + ${D4}u] = vec4<f16>(${yl}); }`, 'inv')}
+  ${splitRowCode(C4, (c, yh, yl) => `if (ok) { let o = (row * P.hkv + hk) * 2u * ${D4}u + lane8 + ${8 * c}u; KP[o] = vec4<f16>(${yh}); KP[o + ${D4}u] = vec4<f16>(${yl}); }`, 'inv')}
   if (ok && lane8 == 0u) { KI[row * P.hkv + hk] = inv; }
 }
 `;

@@ -1,6 +1,6 @@
-import { exp2Fn, queryTilePrologue, rep, scoreFns, storageType, windowCode } from './wgsl-common.js';
+import { exp2Fn, loaders, queryTilePrologue, rep, scoreFns, storageType, windowCode } from './wgsl-common.js';
 import { vScaleCode } from './wgsl-v-split.js';
-import { TC_BK, cutF16, tcModuleHead, type TcTiles } from './wgsl-forward-tc.js';
+import { TC_BK, cutF16, splitRowCode, tcModuleHead, type TcTiles } from './wgsl-forward-tc.js';
 import type { ForwardShape, TcAblation } from './wgsl-forward.js';
 
 /**
@@ -102,25 +102,57 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   // Per block and k-step, the small products first (P's fragments loaded once for all four).
   const pv = ab('tcnopv') ? '' : `${rep(NBK, (k) => cols.map((nb) => rep(VP, (p) => `let ${vName(k, nb, p)} = ${vFrag(k, nb, p)};`, ' ')).join(' '), '\n    ')}
     ${rep(NBK, (k) => rep(TB, (i) => { const v = (p: number) => vName(k, nbOf(i), p); return `{ let ph = ${pFrag(i, k, 0)}; let pl = ${pFrag(i, k, 1)};${rep(VP - 1, (p) => ` ${mma('ph', v(VP - 1 - p), `T${i}`)}`, '')} ${mma('pl', v(0), `T${i}`)} ${mma('ph', v(0), `T${i}`)} }`; }, '\n    '), '\n    ')}`;
+  // mergeK: K(j+1) goes into the region before the flush's last barrier instead of after it, behind a barrier of its
+  // own (the region is free from the first flush barrier on: every subgroup's P·V is done by then).
+  const nt = `(jt + 1 < ntiles)`;
+  const mergeK = !!t.mergeK;
   const flush = Array.from({ length: rounds }, (_, r) => {
     const bl = Array.from({ length: R }, (_, ii) => r * R + ii).filter((i) => i < TB);
+    const last = r === rounds - 1;
     return `${bl.map((i, ii) => `subgroupMatrixStore<row_major>(&ff, (sg * ${u(R)} + ${u(ii)}) * 256u, T${i}, 16u);`).join(' ')}
     workgroupBarrier();
     ${bl.map((i, ii) => `{ let base = (sg * ${u(R)} + ${u(ii)}) * 256u + (lane / 16u) * 16u + lane % 16u; let ra = (${rbOf(i)}) * 16u + lane / 16u;
       oa${i} = oa${i} * vec4<f32>(red[ra], red[ra + 2u], red[ra + 4u], red[ra + 6u]) + vec4<f32>(ff[base], ff[base + 32u], ff[base + 64u], ff[base + 96u]) * TS;
-      ob${i} = ob${i} * vec4<f32>(red[ra + 8u], red[ra + 10u], red[ra + 12u], red[ra + 14u]) + vec4<f32>(ff[base + 128u], ff[base + 160u], ff[base + 192u], ff[base + 224u]) * TS; }`).join('\n    ')}
+      ob${i} = ob${i} * vec4<f32>(red[ra + 8u], red[ra + 10u], red[ra + 12u], red[ra + 14u]) + vec4<f32>(ff[base + 128u], ff[base + 160u], ff[base + 192u], ff[base + 224u]) * TS; }`).join('\n    ')}${last && mergeK ? `
+    if ${nt} { ${storeK} }` : ''}
     workgroupBarrier();`;
   }).join('\n    ');
-  const nt = `(jt + 1 < ntiles)`;
+  // Q's hi/lo matrices: from the planes kSplitWGSL wrote over Q ('pass': [row][hq][2 planes][d] halves, binding 9;
+  // 1/scale per row, binding 10; the buffer has BM rows to spare, so a partial tile's fragment loads stay inside it),
+  // or split here ('tile'): RP = NT / 8 rows at a time through K's part of the region (8 lanes per row, lane l taking
+  // vec4s l, l + 8, ...), each subgroup taking its matrices from the pass that holds its row block; 1/scale into red.
+  const qTile = t.qSplit === 'tile';
+  const qPassCode = `let qb = ((qr0 + i0 + rb * 16u) * P.hq + h) * ${u(2 * d)};
+  ${rep(KD, (c) => `let qh${c} = subgroupMatrixLoad<${Lm}, row_major>(&QPh, qb + ${u(c * 16)}, P.hq * ${u(2 * d)});${half ? '' : ` let ql${c} = subgroupMatrixLoad<${Lm}, row_major>(&QPh, qb + ${u(d + c * 16)}, P.hq * ${u(2 * d)});`}`, '\n  ')}`;
+  const RP = NT / 8, C4 = d / 32;
+  const qTileCode = `${rep(KD, (c) => `var qh${c}: ${Lm};${half ? '' : ` var ql${c}: ${Lm};`}`, ' ')}
+  for (var q0 = 0u; q0 < ${u(BM)}; q0 += ${u(RP)}) {
+    { let sr = t / 8u; let lane8 = t % 8u; let row = i0 + q0 + sr;
+      ${rep(C4, (c) => `var xs${c} = vec4<f32>(0.0);`, ' ')}
+      if (row < sq) { let e = ((qr0 + row) * P.hq + h) * ${u(d)} + P.qShift; ${rep(C4, (c) => `xs${c} = ld4_q(e + (lane8 + ${u(8 * c)}) * 4u, lane8 + ${u(8 * c)});`, ' ')} }
+      var qinvSlot = 0.0;
+      ${splitRowCode(C4, (c, yh, yl) => `{ let a = sr * ${u(KS)} + (lane8 + ${u(8 * c)}) * 4u;
+        kh[a] = f16(${yh}.x); kh[a + 1u] = f16(${yh}.y); kh[a + 2u] = f16(${yh}.z); kh[a + 3u] = f16(${yh}.w);${half ? '' : `
+        kh[a + ${u(BK * KS)}] = f16(${yl}.x); kh[a + ${u(BK * KS + 1)}] = f16(${yl}.y); kh[a + ${u(BK * KS + 2)}] = f16(${yl}.z); kh[a + ${u(BK * KS + 3)}] = f16(${yl}.w);`} }`, 'qinvSlot')}
+      if (lane8 == 0u) { red[q0 + sr] = select(1.0, qinvSlot, row < sq); }
+    }
+    workgroupBarrier();
+    if (rb * 16u >= q0 && rb * 16u < q0 + ${u(RP)}) {
+      let base = (rb * 16u - q0) * ${u(KS)};
+      ${rep(KD, (c) => `qh${c} = subgroupMatrixLoad<${Lm}, row_major>(&kh, base + ${u(c * 16)}, ${u(KS)});${half ? '' : ` ql${c} = subgroupMatrixLoad<${Lm}, row_major>(&kh, ${u(BK * KS)} + base + ${u(c * 16)}, ${u(KS)});`}`, '\n      ')}
+    }
+    workgroupBarrier();
+  }`;
   return `${tcModuleHead()}
 @group(0) @binding(4) var<storage, read> KPw: array<u32>;
 @group(0) @binding(5) var<storage, read> VPw: array<u32>;
 @group(0) @binding(6) var<storage, read_write> Ob: ${storageType('f32', true)};
 @group(0) @binding(7) var<storage, read_write> Lb: array<f32>;
 @group(0) @binding(8) var<storage, read> KI: array<f32>;
-@group(0) @binding(9) var<storage, read> QPh: array<f16>;
+${qTile ? `@group(0) @binding(3) var<storage, read> Qb: ${storageType(s.dtype, true)};
+${loaders('q', 'Qb', s.dtype, d, true)}` : `@group(0) @binding(9) var<storage, read> QPh: array<f16>;
 @group(0) @binding(10) var<storage, read> QI: array<f32>;
-${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32' && !ab('tcexp2') && t.exp2 !== 'builtin', true)}
+`}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32' && !ab('tcexp2') && t.exp2 !== 'builtin', true)}
 const NEG: f32 = -3.0e38;
 var<workgroup> kh: array<f16, ${regionHalves}>;
 var<workgroup> ps: array<f16, ${2 * BM * PS}>;
@@ -140,10 +172,7 @@ ${queryTilePrologue(BM)}
   let rb = min(sg / ${u(NBK)}, ${u(RBN - 1)}); let nb = sg % ${u(NBK)};
   ${rep(sk_.E, (e) => `var rk${e} = 0u;`, ' ')} var rki = 0.0; ${rep(sv_.E, (e) => `var rv${e} = 0u;`, ' ')}
   ${sk_.head} ${sv_.head}
-  // Q comes split too (kSplitWGSL over Q: [row][hq][2 planes][d] halves, binding 9; 1/scale per row, binding 10); the
-  // buffer has BM rows to spare, so a partial tile's fragment loads stay inside it (those rows are never written).
-  let qb = ((qr0 + i0 + rb * 16u) * P.hq + h) * ${u(2 * d)};
-  ${rep(KD, (c) => `let qh${c} = subgroupMatrixLoad<${Lm}, row_major>(&QPh, qb + ${u(c * 16)}, P.hq * ${u(2 * d)});${half ? '' : ` let ql${c} = subgroupMatrixLoad<${Lm}, row_major>(&QPh, qb + ${u(d + c * 16)}, P.hq * ${u(2 * d)});`}`, '\n  ')}
+  ${qTile ? qTileCode : qPassCode}
   let srow = t / 4u; let sq4 = t % 4u;
   let gi = i32(i0 + srow);
   ${windowCode('lo', 'hi', 'gi')}
@@ -155,7 +184,7 @@ ${queryTilePrologue(BM)}
   workgroupBarrier();
   if (t == 0u) { var a = wlo[0]; var z = whi[0]; for (var g = 1u; g < ${u(NS)}; g++) { a = max(a, wlo[g]); z = min(z, whi[g]); } ulo = a; uhi = z; }
   let uLo = workgroupUniformLoad(&ulo); let uHi = workgroupUniformLoad(&uhi);
-  let qinvRow = select(1.0, QI[(qr0 + min(i0 + srow, sq - 1u)) * P.hq + h], i0 + srow < sq);${fold ? `
+  let qinvRow = ${qTile ? 'red[srow]' : 'select(1.0, QI[(qr0 + min(i0 + srow, sq - 1u)) * P.hq + h], i0 + srow < sq)'};${fold ? `
   let rowF = qinvRow * P.scaleLog2;` : ''}
   var mrun = NEG; var lrun = 0.0;
   ${NB < NS ? `let pnb = sg % ${u(NB)}; let prb0 = sg / ${u(NB)}; // NS / NB subgroups share a column block` : ''}
@@ -186,9 +215,9 @@ ${queryTilePrologue(BM)}
     ${pv}
     ${ab('tcnoload') ? '' : `if ${nt} { ${loadK(`kt + ${BK}`)} }`}
     ${flush}
-    // P4: K(j+1) into the region.
+    ${mergeK ? '' : `// P4: K(j+1) into the region.
     if ${nt} { ${storeK} }
-    workgroupBarrier();
+    workgroupBarrier();`}
   }
   var lt = lrun;
   lt = lt + subgroupShuffleXor(lt, 1u); lt = lt + subgroupShuffleXor(lt, 2u);

@@ -9,8 +9,9 @@ import { cutF16 } from './wgsl-forward-tc.js';
  * and cuts it into `vp` f16 pieces: hi (the mantissa cut to f16's 10 bits, exact), mid (the same of the rest), lo (the
  * rest, rounded): VP[((row * hkv + hk) * vp + piece) * dv/4 + c4] (vec4<f16>). Three pieces carry 33 bits, so a
  * one-hot attention row gives V exactly; two (22 bits) failed a window-(0,0) case (session 8). f16/bf16 inputs take
- * two. Both kernels: 256 threads = 32 rows of 8 lanes, grid (rows / 32, hkv); they need shader-f16 and subgroups but
- * no subgroup matrices, so they run on lavapipe (test/v-split.test.ts).
+ * two. Both kernels: 256 threads = 32 rows of 8 lanes, grid (rows / 32, hkv), lane l taking a row's vec4s l, l + 8, ...
+ * (so that the 8 lanes of a row load and store consecutive words; see kSplitWGSL); they need shader-f16 and subgroups
+ * but no subgroup matrices, so they run on lavapipe (test/v-split.test.ts).
  */
 export function vMaxWGSL(s: { dtype: ForwardShape['dtype']; dv: number }): string {
   const C4 = s.dv / 4 / 8;
@@ -25,7 +26,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var m = 0.0;
   if (row < P.count) {
     let e = (row * P.hkv + hk) * ${s.dv}u + P.vShift;
-    ${rep(C4, (c) => `{ let x = abs(ld4_v(e + (lane8 * ${C4}u + ${c}u) * 4u, lane8 * ${C4}u + ${c}u)); m = max(m, max(max(x.x, x.y), max(x.z, x.w))); }`, '\n    ')}
+    ${rep(C4, (c) => `{ let x = abs(ld4_v(e + (lane8 + ${8 * c}u) * 4u, lane8 + ${8 * c}u)); m = max(m, max(max(x.x, x.y), max(x.z, x.w))); }`, '\n    ')}
   }
   m = subgroupMax(m);
   if (sid == 0u && m > 0.0) { atomicMax(&VM[hk], bitcast<u32>(m)); }
@@ -48,10 +49,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let mb = VM[hk];
   let sc = ${vScaleCode('mb')};
   let e = (row * P.hkv + hk) * ${s.dv}u + P.vShift;
-  let o = (row * P.hkv + hk) * ${vp * DV4}u + lane8 * ${C4}u;
-  ${rep(C4, (c) => `{ let y = ld4_v(e + (lane8 * ${C4}u + ${c}u) * 4u, lane8 * ${C4}u + ${c}u) * sc;
+  let o = (row * P.hkv + hk) * ${vp * DV4}u + lane8;
+  ${rep(C4, (c) => `{ let y = ld4_v(e + (lane8 + ${8 * c}u) * 4u, lane8 + ${8 * c}u) * sc;
     let yh = ${cutF16('y', true)}; let r1 = y - yh;${vp === 3 ? ` let ym = ${cutF16('r1', true)};` : ''}
-    VP[o + ${c}u] = vec4<f16>(yh);${vp === 3 ? ` VP[o + ${DV4 + c}u] = vec4<f16>(ym); VP[o + ${2 * DV4 + c}u] = vec4<f16>(r1 - ym);` : ` VP[o + ${DV4 + c}u] = vec4<f16>(r1);`} }`, '\n  ')}
+    VP[o + ${8 * c}u] = vec4<f16>(yh);${vp === 3 ? ` VP[o + ${DV4 + 8 * c}u] = vec4<f16>(ym); VP[o + ${2 * DV4 + 8 * c}u] = vec4<f16>(r1 - ym);` : ` VP[o + ${DV4 + 8 * c}u] = vec4<f16>(r1);`} }`, '\n  ')}
 }
 `;
 }
