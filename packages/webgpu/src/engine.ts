@@ -10,7 +10,7 @@ import { dkvWGSL, dqWGSL, rowStatsWGSL, type BackwardTiles } from './wgsl-backwa
 import { forwardAblation, forwardLayout, forwardWGSL, type ForwardTiles, type TcAblation } from './wgsl-forward.js';
 import { forwardTcWGSL, kSplitWGSL, tcDefaults, tcTiles, type TcTiles } from './wgsl-forward-tc.js';
 import { forwardTcPvWGSL, tcPvLayout } from './wgsl-forward-tcpv.js';
-import { vMaxWGSL, vSplitWGSL } from './wgsl-v-split.js';
+import { vSplitWGSL } from './wgsl-v-split.js';
 import { LINEAR_WG, fillWGSL, packWGSL } from './wgsl-util.js';
 
 
@@ -121,11 +121,10 @@ export class Engine {
     const planes: RowTensor[] = [
       { name: 'k planes', cu: p.cuSeqlensK, rowElems: p.nheadsKV * p.headDim, bytesPerElem: 4 },
       { name: 'v planes', cu: p.cuSeqlensK, rowElems: p.nheadsKV * p.headDimV, bytesPerElem: 2 * vp },
-      { name: 'q planes', cu: p.cuSeqlensQ, rowElems: p.nheadsQ * p.headDim, bytesPerElem: 4 },
     ];
     const pchunks = planChunks(p.batch, [...this.#rowTensors(p, ['q', 'k', 'v', 'o', 'oacc']), ...planes], l.maxStorageBufferBindingSize, l.minStorageBufferOffsetAlignment, l.maxComputeWorkgroupsPerDimension);
     const rows = (cu: Int32Array | Uint32Array | readonly number[], c: Chunk) => Math.ceil((cu[c.b1]! - cu[c.b0]!) / 32);
-    if (typeof pchunks === 'string' || pchunks.some((c) => Math.max(rows(p.cuSeqlensK, c), rows(p.cuSeqlensQ, c)) > l.maxComputeWorkgroupsPerDimension)) return base;
+    if (typeof pchunks === 'string' || pchunks.some((c) => rows(p.cuSeqlensK, c) > l.maxComputeWorkgroupsPerDimension)) return base;
     return { ...base, chunks: pchunks, tc: { ...tc, ...ab } };
   }
 
@@ -173,43 +172,30 @@ export class Engine {
   }
 
   /**
-   * Q, K and V of one chunk split into f16 planes for P·V on the tensor cores (kSplitWGSL over Q and K, vMaxWGSL,
-   * vSplitWGSL, in the main pass before the forward): the forward's bindings 4 (K planes), 5 (V planes), 8 (K's
-   * inverse row scales, then each KV head's largest |v| at word `count`), 9 (Q planes, with BM rows to spare: a partial
-   * query tile's fragment loads stay inside) and 10 (Q's inverse row scales).
+   * K and V of one chunk split into f16 planes for P·V on the tensor cores (kSplitWGSL over K, vSplitWGSL over V, in
+   * the main pass before the forward, which splits Q itself): the forward's bindings 4 (K planes), 5 (V planes) and 8
+   * (K's inverse row scales, then from word `count` the largest |v| of each block of 32 rows and KV head).
    */
-  #splitQKV(rec: Recorder, p: Problem, tc: TcTiles, c: Chunk, q: BoundRange, k: BoundRange, v: BoundRange, track: GPUBuffer[]) {
+  #splitKV(rec: Recorder, p: Problem, tc: TcTiles, c: Chunk, k: BoundRange, v: BoundRange, track: GPUBuffer[]) {
     const rows = p.cuSeqlensK[c.b1]! - p.cuSeqlensK[c.b0]!, hkv = p.nheadsKV, d = p.headDim, dv = p.headDimV;
     const vp = tcPvLayout({ d, dv, half: tc.half }, tc.bm).VP;
-    const ksplit = this.#pipeline(`ksplit|${p.dtype}|${d}`, () => kSplitWGSL({ dtype: p.dtype, d }));
-    const qb = tc.qSplit === 'tile' ? { q: { binding: 3, buffer: q.buffer, offset: q.offset, size: q.size }, extra: [] } : this.#splitQ(rec, p, c, q, ksplit, track);
     const align = this.ctx.limits.minStorageBufferOffsetAlignment;
-    const kiOff = Math.ceil((4 * rows * hkv) / align) * align;
+    const kiOff = Math.ceil((4 * rows * hkv) / align) * align, vmWords = Math.ceil(rows / 32) * hkv;
     const kp = this.#buffer(bufferBytes(rows * hkv * d, 4), 'k planes', track);
     const vpb = this.#buffer(bufferBytes((rows * hkv * dv * vp) / 2, 4), 'v planes', track);
-    const ki = this.#buffer(kiOff + bufferBytes(hkv, 4), 'k scales, v max', track);
-    this.#fill(rec, ki, 0);
+    const ki = this.#buffer(kiOff + bufferBytes(vmWords, 4), 'k scales, v block maxima', track);
     const groups: [number, number, number] = [Math.ceil(rows / 32), hkv, 1];
     const params = encodeParams({ count: rows, hkv, kShift: k.shift, vShift: v.shift });
-    const kb = { binding: 4, buffer: k.buffer, offset: k.offset, size: k.size }, vb = { binding: 5, buffer: v.buffer, offset: v.offset, size: v.size };
-    const vm = { binding: 10, buffer: ki, offset: kiOff, size: 4 * hkv };
-    rec.add('main', ksplit, params, [kb, { binding: 8, buffer: kp, size: bufferBytes(rows * hkv * d, 4) }, { binding: 9, buffer: ki, size: 4 * rows * hkv }], groups);
-    rec.add('main', this.#pipeline(`vmax|${p.dtype}|${dv}`, () => vMaxWGSL({ dtype: p.dtype, dv })), params, [vb, vm], groups);
-    rec.add('main', this.#pipeline(`vsplit|${p.dtype}|${dv}|${vp}`, () => vSplitWGSL({ dtype: p.dtype, dv, vp: vp as 2 | 3 })), params, [vb, vm, { binding: 11, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) }], groups);
+    const ksplit = this.#pipeline(`ksplit|${p.dtype}|${d}`, () => kSplitWGSL({ dtype: p.dtype, d }));
+    rec.add('main', ksplit, params, [{ binding: 4, buffer: k.buffer, offset: k.offset, size: k.size }, { binding: 8, buffer: kp, size: bufferBytes(rows * hkv * d, 4) }, { binding: 9, buffer: ki, size: 4 * rows * hkv }], groups);
+    rec.add('main', this.#pipeline(`vsplit|${p.dtype}|${dv}|${vp}`, () => vSplitWGSL({ dtype: p.dtype, dv, vp: vp as 2 | 3 })), params, [
+      { binding: 5, buffer: v.buffer, offset: v.offset, size: v.size }, { binding: 10, buffer: ki, offset: kiOff, size: 4 * vmWords },
+      { binding: 11, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) },
+    ], groups);
     return {
       k: { binding: 4, buffer: kp, size: bufferBytes(rows * hkv * d, 4) }, v: { binding: 5, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) },
-      q: qb.q, extra: [{ binding: 8, buffer: ki }, ...qb.extra], count: kiOff / 4,
+      extra: [{ binding: 8, buffer: ki }], count: kiOff / 4,
     };
-  }
-
-  /** Q's planes and inverse row scales (kSplitWGSL over Q): the forward's bindings 9 and 10 (tcOpts.qSplit 'pass'). */
-  #splitQ(rec: Recorder, p: Problem, c: Chunk, q: BoundRange, ksplit: GPUComputePipeline, track: GPUBuffer[]) {
-    const qRows = p.cuSeqlensQ[c.b1]! - p.cuSeqlensQ[c.b0]!, hq = p.nheadsQ, d = p.headDim;
-    const qp = this.#buffer(bufferBytes((qRows + 64) * hq * d, 4), 'q planes', track);
-    const qi = this.#buffer(bufferBytes(qRows * hq, 4), 'q scales', track);
-    rec.add('main', ksplit, encodeParams({ count: qRows, hkv: hq, kShift: q.shift }), [{ binding: 4, buffer: q.buffer, offset: q.offset, size: q.size }, { binding: 8, buffer: qp, size: bufferBytes(qRows * hq * d, 4) }, { binding: 9, buffer: qi, size: 4 * qRows * hq }], [Math.ceil(qRows / 32), hq, 1]);
-    // (the spare rows may fall outside a binding at the size limit: robust access then, for rows never written)
-    return { q: { binding: 9, buffer: qp, size: Math.floor(Math.min(qp.size, this.ctx.limits.maxStorageBufferBindingSize) / 4) * 4 }, extra: [{ binding: 10, buffer: qi }] };
   }
 
   #pack(rec: Recorder, dtype: 'f16' | 'bf16', src: GPUBuffer, dst: GPUBuffer, elems: number): void {
@@ -325,11 +311,11 @@ export class Engine {
           const ro = bindRange(to, c, align, acc.size);
           const params = { ...this.#baseParams(p, c), qShift: rq.shift, kShift: rk.shift, vShift: rv.shift, oShift: ro.shift, statsBase: statsOff / 4 };
           const kv = tc?.pv === 'mma'
-            ? this.#splitQKV(rec, p, tc, c, { buffer: q.buffer, ...rq }, { buffer: k.buffer, ...rk }, { buffer: v.buffer, ...rv }, track)
-            : { q: { binding: 3, buffer: q.buffer, offset: rq.offset, size: rq.size }, k: { binding: 4, buffer: k.buffer, offset: rk.offset, size: rk.size }, v: { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size }, extra: [], count: 0 };
+            ? this.#splitKV(rec, p, tc, c, { buffer: k.buffer, ...rk }, { buffer: v.buffer, ...rv }, track)
+            : { k: { binding: 4, buffer: k.buffer, offset: rk.offset, size: rk.size }, v: { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size }, extra: [], count: 0 };
           rec.add('main', pl, encodeParams({ ...params, count: kv.count }), [
             { binding: 1, buffer: cu },
-            kv.q, kv.k, kv.v,
+            { binding: 3, buffer: q.buffer, offset: rq.offset, size: rq.size }, kv.k, kv.v,
             { binding: 6, buffer: acc, offset: ro.offset, size: ro.size },
             { binding: 7, buffer: lse },
             ...kv.extra,

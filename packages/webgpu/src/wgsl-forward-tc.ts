@@ -33,8 +33,6 @@ export interface TcOptions {
   readonly pv?: 'fma' | 'mma';
   /** 'mma' only: P = exp2 by the f32 polynomial (exp2x, 'poly', the default) or the builtin ('builtin'). */
   readonly exp2?: 'poly' | 'builtin';
-  /** 'mma' only: Q split by kSplitWGSL in the main pass ('pass', the default) or in the forward's prologue ('tile'). */
-  readonly qSplit?: 'pass' | 'tile';
   /** 'mma' only: K(j+1) stored before the flush's last barrier (one barrier less per key tile). */
   readonly mergeK?: boolean;
 }
@@ -315,9 +313,10 @@ function nosplitCode(c4: number, put: (c: number, yh: string, yl: string) => str
  * The tensor-core forward's split (splitRowCode) as a kernel: for every row of the binding (P.count rows) and head
  * (wid.y, P.hkv heads), the hi/lo f16 planes (KP[((row * hkv + hk) * 2 + plane) * d/4 + c4]) and the inverse scale
  * (KI[row * hkv + hk]); 256 threads, 32 rows of 8 lanes, lane l taking the row's vec4s l, l + 8, ... (consecutive
- * lanes, consecutive words: a lane's own run of d/32 vec4s made every store a partial sector; not yet measured). The P·V-on-tensor-cores forward runs it over Q and K once
- * per call (engine.ts, #splitQKV); it needs shader-f16 and subgroups of >= 8 but no subgroup matrices, so it also runs
- * on lavapipe (test/k-split.test.ts), where the forwards themselves cannot.
+ * lanes, consecutive words; with a lane's own run of d/32 vec4s, every store was a partial sector: the splits then took
+ * 0.85 ms of 12.4 at d128 4k, and with Q's split into the forward, 12.39 -> 11.80 ms, run 130). The P·V-on-tensor-cores
+ * forward runs it over K once per call (engine.ts, #splitKV); it needs shader-f16 and subgroups of >= 8 but no
+ * subgroup matrices, so it also runs on lavapipe (test/k-split.test.ts), where the forwards themselves cannot.
  */
 export function kSplitWGSL(s: { dtype: ForwardShape['dtype']; d: number }): string {
   const d = s.d, vecD = d % 4 === 0, C4 = d / 4 / 8, D4 = d / 4;

@@ -6,12 +6,13 @@ import type { ForwardShape, TcAblation } from './wgsl-forward.js';
 /**
  * The tensor-core forward with **both** products on the f16 tensor cores (TcOptions.pv 'mma'), exact enough for f32:
  * - S = QKᵀ as in wgsl-forward-tc.ts (per-row power-of-two scales, hi/lo splits, three products, small ones first).
- * - P·V: P (≤ 1) scaled by 2^14 is split into hi + lo; V comes split into VP pieces with one power of two per KV head
- *   (wgsl-v-split.ts: three pieces, 33 bits, so a one-hot row gives V itself), and T = Ph·(Vlo + Vmid) + Pl·Vh + Ph·Vh
- *   goes into **fresh** result matrices every key tile (the tensor cores truncate the accumulator; a fresh T keeps that
- *   at one tile's magnitude), flushed through workgroup memory into O in f32 registers: O = O·alpha + T·scale.
- * - K and Q come split too (kSplitWGSL, the split the other kernel does per tile): all three are split once per call, in
- *   the engine's main pass before this kernel, instead of once per query tile; Q's matrices load straight from there.
+ * - P·V: P (≤ 1) scaled by 2^14 is split into hi + lo; V comes split into VP pieces with one power of two per block
+ *   of 32 key rows and KV head (wgsl-v-split.ts: three pieces, 33 bits, so a one-hot row gives V itself; the key tiles
+ *   are those blocks), and T = Ph·(Vlo + Vmid) + Pl·Vh + Ph·Vh goes into **fresh** result matrices every key tile (the
+ *   tensor cores truncate the accumulator; a fresh T keeps that at one tile's magnitude), flushed through workgroup
+ *   memory into O in f32 registers: O = O·alpha + T·scale(tile).
+ * - K comes split too (kSplitWGSL, the split the other kernel does per tile), once per call in the engine's main pass
+ *   before this kernel instead of once per query tile; Q is split in the prologue, 32 rows at a time through the region.
  * Layout: 256 threads, BM = 64 query rows, key tiles of 32. S: subgroup sg owns block (rb, nb) = (sg / 2, sg % 2).
  * P·V: subgroup sg owns O's column block pnb = sg % NB and row blocks prb0 + RS·i; it reads each V fragment once per
  * k-step for all its row blocks. The flush reads back one column per lane, every other row (rows lane/16 + 2x): 32
@@ -117,31 +118,28 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
     if ${nt} { ${storeK} }` : ''}
     workgroupBarrier();`;
   }).join('\n    ');
-  // Q's hi/lo matrices: from the planes kSplitWGSL wrote over Q ('pass': [row][hq][2 planes][d] halves, binding 9;
-  // 1/scale per row, binding 10; the buffer has BM rows to spare, so a partial tile's fragment loads stay inside it),
-  // or split here ('tile'): RP = NT / 8 rows at a time through K's part of the region (8 lanes per row, lane l taking
-  // vec4s l, l + 8, ...), each subgroup taking its matrices from the pass that holds its row block; 1/scale into red.
-  const qTile = t.qSplit === 'tile';
-  const qPassCode = `let qb = ((qr0 + i0 + rb * 16u) * P.hq + h) * ${u(2 * d)};
-  ${rep(KD, (c) => `let qh${c} = subgroupMatrixLoad<${Lm}, row_major>(&QPh, qb + ${u(c * 16)}, P.hq * ${u(2 * d)});${half ? '' : ` let ql${c} = subgroupMatrixLoad<${Lm}, row_major>(&QPh, qb + ${u(d + c * 16)}, P.hq * ${u(2 * d)});`}`, '\n  ')}`;
-  const RP = NT / 8, C4 = d / 32;
-  const qTileCode = `${rep(KD, (c) => `var qh${c}: ${Lm};${half ? '' : ` var ql${c}: ${Lm};`}`, ' ')}
-  for (var q0 = 0u; q0 < ${u(BM)}; q0 += ${u(RP)}) {
-    { let sr = t / 8u; let lane8 = t % 8u; let row = i0 + q0 + sr;
-      ${rep(C4, (c) => `var xs${c} = vec4<f32>(0.0);`, ' ')}
-      if (row < sq) { let e = ((qr0 + row) * P.hq + h) * ${u(d)} + P.qShift; ${rep(C4, (c) => `xs${c} = ld4_q(e + (lane8 + ${u(8 * c)}) * 4u, lane8 + ${u(8 * c)});`, ' ')} }
+  // Q is split here, RP = NT / 8 rows at a time (8 lanes per row, lane l taking vec4s l, l + 8, ...) through K's part
+  // of the region; each subgroup takes its hi/lo matrices from the pass that holds its row block, and 1/scale goes to
+  // red. Both passes' rows are loaded up front (one memory latency per workgroup, not two). (Split by kSplitWGSL in
+  // the main pass instead and loaded from there: d128 4k 11.99 against 11.80 ms, 1k 3.60 against 3.34, run 130.)
+  const RP = NT / 8, C4 = d / 32, QP = BM / RP;
+  const qCode = `${rep(KD, (c) => `var qh${c}: ${Lm};${half ? '' : ` var ql${c}: ${Lm};`}`, ' ')}
+  { let sr = t / 8u; let lane8 = t % 8u;
+    ${rep(QP, (p) => `${rep(C4, (c) => `var xq${p}_${c} = vec4<f32>(0.0);`, ' ')}
+    if (i0 + ${u(p * RP)} + sr < sq) { let e = ((qr0 + i0 + ${u(p * RP)} + sr) * P.hq + h) * ${u(d)} + P.qShift; ${rep(C4, (c) => `xq${p}_${c} = ld4_q(e + (lane8 + ${u(8 * c)}) * 4u, lane8 + ${u(8 * c)});`, ' ')} }`, '\n    ')}
+    ${rep(QP, (p) => `{ ${rep(C4, (c) => `let xs${c} = xq${p}_${c};`, ' ')}
       var qinvSlot = 0.0;
       ${splitRowCode(C4, (c, yh, yl) => `{ let a = sr * ${u(KS)} + (lane8 + ${u(8 * c)}) * 4u;
         kh[a] = f16(${yh}.x); kh[a + 1u] = f16(${yh}.y); kh[a + 2u] = f16(${yh}.z); kh[a + 3u] = f16(${yh}.w);${half ? '' : `
         kh[a + ${u(BK * KS)}] = f16(${yl}.x); kh[a + ${u(BK * KS + 1)}] = f16(${yl}.y); kh[a + ${u(BK * KS + 2)}] = f16(${yl}.z); kh[a + ${u(BK * KS + 3)}] = f16(${yl}.w);`} }`, 'qinvSlot')}
-      if (lane8 == 0u) { red[q0 + sr] = select(1.0, qinvSlot, row < sq); }
+      if (lane8 == 0u) { red[${u(p * RP)} + sr] = qinvSlot; }
     }
     workgroupBarrier();
-    if (rb * 16u >= q0 && rb * 16u < q0 + ${u(RP)}) {
-      let base = (rb * 16u - q0) * ${u(KS)};
+    if (rb * 16u >= ${u(p * RP)} && rb * 16u < ${u((p + 1) * RP)}) {
+      let base = (rb * 16u - ${u(p * RP)}) * ${u(KS)};
       ${rep(KD, (c) => `qh${c} = subgroupMatrixLoad<${Lm}, row_major>(&kh, base + ${u(c * 16)}, ${u(KS)});${half ? '' : ` ql${c} = subgroupMatrixLoad<${Lm}, row_major>(&kh, ${u(BK * KS)} + base + ${u(c * 16)}, ${u(KS)});`}`, '\n      ')}
     }
-    workgroupBarrier();
+    workgroupBarrier();`, '\n    ')}
   }`;
   return `${tcModuleHead()}
 @group(0) @binding(4) var<storage, read> KPw: array<u32>;
@@ -149,10 +147,8 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
 @group(0) @binding(6) var<storage, read_write> Ob: ${storageType('f32', true)};
 @group(0) @binding(7) var<storage, read_write> Lb: array<f32>;
 @group(0) @binding(8) var<storage, read> KI: array<f32>;
-${qTile ? `@group(0) @binding(3) var<storage, read> Qb: ${storageType(s.dtype, true)};
-${loaders('q', 'Qb', s.dtype, d, true)}` : `@group(0) @binding(9) var<storage, read> QPh: array<f16>;
-@group(0) @binding(10) var<storage, read> QI: array<f32>;
-`}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32' && !ab('tcexp2') && t.exp2 !== 'builtin', true)}
+@group(0) @binding(3) var<storage, read> Qb: ${storageType(s.dtype, true)};
+${loaders('q', 'Qb', s.dtype, d, true)}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32' && !ab('tcexp2') && t.exp2 !== 'builtin', true)}
 const NEG: f32 = -3.0e38;
 var<workgroup> kh: array<f16, ${regionHalves}>;
 var<workgroup> ps: array<f16, ${2 * BM * PS}>;
@@ -172,7 +168,15 @@ ${queryTilePrologue(BM)}
   let rb = min(sg / ${u(NBK)}, ${u(RBN - 1)}); let nb = sg % ${u(NBK)};
   ${rep(sk_.E, (e) => `var rk${e} = 0u;`, ' ')} var rki = 0.0; ${rep(sv_.E, (e) => `var rv${e} = 0u;`, ' ')}
   ${sk_.head} ${sv_.head}
-  ${qTile ? qTileCode : qPassCode}
+  // Key tiles are the binding's blocks of 32 rows (vSplitWGSL's scale blocks), so the first may start before the
+  // sequence (jstart < 0: those keys are not loaded and fail every row's window test, lo >= 0). K(first) is loaded
+  // before Q's split, so that its latency overlaps it.
+  let jstart = i32(((kr0 + u32(jlo)) / ${u(BK)}) * ${u(BK)}) - i32(kr0);
+  let ntiles = select(0, (jhi - jstart + ${BK - 1}) / ${BK}, jhi > jstart);
+  if (ntiles > 0) {
+    ${loadK('jstart')}
+  }
+  ${qCode}
   let srow = t / 4u; let sq4 = t % 4u;
   let gi = i32(i0 + srow);
   ${windowCode('lo', 'hi', 'gi')}
@@ -184,26 +188,22 @@ ${queryTilePrologue(BM)}
   workgroupBarrier();
   if (t == 0u) { var a = wlo[0]; var z = whi[0]; for (var g = 1u; g < ${u(NS)}; g++) { a = max(a, wlo[g]); z = min(z, whi[g]); } ulo = a; uhi = z; }
   let uLo = workgroupUniformLoad(&ulo); let uHi = workgroupUniformLoad(&uhi);
-  let qinvRow = ${qTile ? 'red[srow]' : 'select(1.0, QI[(qr0 + min(i0 + srow, sq - 1u)) * P.hq + h], i0 + srow < sq)'};${fold ? `
+  let qinvRow = red[srow];${fold ? `
   let rowF = qinvRow * P.scaleLog2;` : ''}
   var mrun = NEG; var lrun = 0.0;
   ${NB < NS ? `let pnb = sg % ${u(NB)}; let prb0 = sg / ${u(NB)}; // NS / NB subgroups share a column block` : ''}
   ${rep(TB, (i) => `var oa${i} = vec4<f32>(0.0); var ob${i} = vec4<f32>(0.0);`, ' ')}
   var c = ${Cm}();
-  let jstart = (jlo / ${BK}) * ${BK};
-  let ntiles = select(0, (jhi - jstart + ${BK - 1}) / ${BK}, jhi > jstart);
-  // T's unscaling: P's 2^14 and V's scale (KI[P.count + hk]: the KV head's largest |v|, as vSplitWGSL took it).
-  let vbits = bitcast<u32>(KI[P.count + hk]);
-  let TS = (1.0 / ${vScaleCode('vbits')}) * ${2 ** -14};
   if (ntiles > 0) {
-    ${loadK('jstart')}
     ${storeK}
   }
   workgroupBarrier();
   for (var jt = 0; jt < ntiles; jt++) {
     let kt = jstart + jt * ${BK};
-    // P1: V(j) into registers; S(j) from K(j).
+    // P1: V(j) into registers (and its block's largest |v|: KI[P.count + block * hkv + hk]); S(j) from K(j).
     ${ab('tcnoload') ? '' : loadV('kt')}
+    let vbits = bitcast<u32>(KI[P.count + ((kr0 + u32(kt)) / ${u(BK)}) * P.hkv + hk]);
+    let TS = (1.0 / ${vScaleCode('vbits')}) * ${2 ** -14}; // T's unscaling: P's 2^14 and V's block scale
     ${sMMA}
     workgroupBarrier();
     // P2: V(j) into the region (K(j) is done with); softmax(j).
