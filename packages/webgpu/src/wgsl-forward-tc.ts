@@ -33,8 +33,6 @@ export interface TcOptions {
   readonly pv?: 'fma' | 'mma';
   /** 'mma' only: P = exp2 by the f32 polynomial (exp2x, 'poly', the default) or the builtin ('builtin'). */
   readonly exp2?: 'poly' | 'builtin';
-  /** 'mma' only: K(j+1) stored before the flush's last barrier (one barrier less per key tile). */
-  readonly mergeK?: boolean;
 }
 /**
  * Defaults (H100): pv 'mma' (session 9: with its staging loads at one add each, run 125, 4k: f32 d128 14.2 against

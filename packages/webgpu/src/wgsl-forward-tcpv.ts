@@ -70,8 +70,15 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
     { let gr = u32(${kt}) + t; rki = 0.0; if (t < ${u(BK)} && gr < sk) { rki = KI[(kr0 + gr) * P.hkv + hk]; } }`;
   const storeK = `${sk_.store}
     if (t < ${u(BK)}) { kinv[t] = rki; }`;
-  const loadV = (kt: string) => sv_.load(kt);
-  const storeV = sv_.store;
+  // V's block scale (the block's largest |v|, KI[P.count + block * hkv + hk]) travels like K's row scales: loaded
+  // with V by subgroup 0, T's unscaling (P's 2^14 and 1/scale) put in workgroup memory with V, one slot per lane (a
+  // branch on subgroup 0 does not split a subgroup: with one thread doing it, t == NT - 1, the quick set failed 7 of
+  // 18 and the grid 103 of 648, run 133 -- subgroup operations after a split branch, is the guess). (Loaded by every
+  // thread at P1 and used at P3 instead: d128 4k 12.25 against 11.80 ms, d64 14.42 against 13.50, run 132.)
+  const loadV = (kt: string) => `${sv_.load(kt)}
+    if (t < 32u) { rvb = bitcast<u32>(KI[P.count + ((kr0 + u32(${kt})) / ${u(BK)}) * P.hkv + hk]); }`;
+  const storeV = `${sv_.store}
+    if (t < 32u) { vts[t] = (1.0 / ${vScaleCode('rvb')}) * ${2 ** -14}; }`;
   const bFrag = (c: number, lo: boolean) => `subgroupMatrixLoad<${Rm}, col_major>(&kh, ${lo ? `${u(BK * KS)} + ` : ''}nb * ${u(16 * KS)} + ${u(c * 16)}, ${u(KS)})`;
   const sMMA = ab('tcnos') ? `subgroupMatrixStore<row_major>(&ff, rb * ${u(16 * BK)} + nb * 16u, c, ${u(BK)});` : `c = ${Cm}();
       ${half ? '' : rep(KD, (c) => `${mma(`ql${c}`, bFrag(c, false), 'c')} ${mma(`qh${c}`, bFrag(c, true), 'c')}`, '\n      ')}
@@ -103,19 +110,14 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   // Per block and k-step, the small products first (P's fragments loaded once for all four).
   const pv = ab('tcnopv') ? '' : `${rep(NBK, (k) => cols.map((nb) => rep(VP, (p) => `let ${vName(k, nb, p)} = ${vFrag(k, nb, p)};`, ' ')).join(' '), '\n    ')}
     ${rep(NBK, (k) => rep(TB, (i) => { const v = (p: number) => vName(k, nbOf(i), p); return `{ let ph = ${pFrag(i, k, 0)}; let pl = ${pFrag(i, k, 1)};${rep(VP - 1, (p) => ` ${mma('ph', v(VP - 1 - p), `T${i}`)}`, '')} ${mma('pl', v(0), `T${i}`)} ${mma('ph', v(0), `T${i}`)} }`; }, '\n    '), '\n    ')}`;
-  // mergeK: K(j+1) goes into the region before the flush's last barrier instead of after it, behind a barrier of its
-  // own (the region is free from the first flush barrier on: every subgroup's P·V is done by then).
   const nt = `(jt + 1 < ntiles)`;
-  const mergeK = !!t.mergeK;
   const flush = Array.from({ length: rounds }, (_, r) => {
     const bl = Array.from({ length: R }, (_, ii) => r * R + ii).filter((i) => i < TB);
-    const last = r === rounds - 1;
     return `${bl.map((i, ii) => `subgroupMatrixStore<row_major>(&ff, (sg * ${u(R)} + ${u(ii)}) * 256u, T${i}, 16u);`).join(' ')}
     workgroupBarrier();
     ${bl.map((i, ii) => `{ let base = (sg * ${u(R)} + ${u(ii)}) * 256u + (lane / 16u) * 16u + lane % 16u; let ra = (${rbOf(i)}) * 16u + lane / 16u;
       oa${i} = oa${i} * vec4<f32>(red[ra], red[ra + 2u], red[ra + 4u], red[ra + 6u]) + vec4<f32>(ff[base], ff[base + 32u], ff[base + 64u], ff[base + 96u]) * TS;
-      ob${i} = ob${i} * vec4<f32>(red[ra + 8u], red[ra + 10u], red[ra + 12u], red[ra + 14u]) + vec4<f32>(ff[base + 128u], ff[base + 160u], ff[base + 192u], ff[base + 224u]) * TS; }`).join('\n    ')}${last && mergeK ? `
-    if ${nt} { ${storeK} }` : ''}
+      ob${i} = ob${i} * vec4<f32>(red[ra + 8u], red[ra + 10u], red[ra + 12u], red[ra + 14u]) + vec4<f32>(ff[base + 128u], ff[base + 160u], ff[base + 192u], ff[base + 224u]) * TS; }`).join('\n    ')}
     workgroupBarrier();`;
   }).join('\n    ');
   // Q is split here, RP = NT / 8 rows at a time (8 lanes per row, lane l taking vec4s l, l + 8, ...) through K's part
@@ -155,6 +157,7 @@ var<workgroup> ps: array<f16, ${2 * BM * PS}>;
 var<workgroup> ff: array<f32, ${ffFloats}>;
 var<workgroup> red: array<f32, ${BM}>;
 var<workgroup> kinv: array<f32, ${BK}>;
+var<workgroup> vts: array<f32, 32>;
 var<workgroup> uni: vec4<u32>;
 var<workgroup> wlo: array<i32, ${NS}>;
 var<workgroup> whi: array<i32, ${NS}>;
@@ -166,7 +169,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ${queryTilePrologue(BM)}
   let sg = t / 32u; let lane = t % 32u;
   let rb = min(sg / ${u(NBK)}, ${u(RBN - 1)}); let nb = sg % ${u(NBK)};
-  ${rep(sk_.E, (e) => `var rk${e} = 0u;`, ' ')} var rki = 0.0; ${rep(sv_.E, (e) => `var rv${e} = 0u;`, ' ')}
+  ${rep(sk_.E, (e) => `var rk${e} = 0u;`, ' ')} var rki = 0.0; ${rep(sv_.E, (e) => `var rv${e} = 0u;`, ' ')} var rvb = 0u;
   ${sk_.head} ${sv_.head}
   // Key tiles are the binding's blocks of 32 rows (vSplitWGSL's scale blocks), so the first may start before the
   // sequence (jstart < 0: those keys are not loaded and fail every row's window test, lo >= 0). K(first) is loaded
@@ -200,10 +203,9 @@ ${queryTilePrologue(BM)}
   workgroupBarrier();
   for (var jt = 0; jt < ntiles; jt++) {
     let kt = jstart + jt * ${BK};
-    // P1: V(j) into registers (and its block's largest |v|: KI[P.count + block * hkv + hk]); S(j) from K(j).
+    // P1: V(j) into registers (and its block's largest |v|); S(j) from K(j).
     ${ab('tcnoload') ? '' : loadV('kt')}
-    let vbits = bitcast<u32>(KI[P.count + ((kr0 + u32(kt)) / ${u(BK)}) * P.hkv + hk]);
-    let TS = (1.0 / ${vScaleCode('vbits')}) * ${2 ** -14}; // T's unscaling: P's 2^14 and V's block scale
+
     ${sMMA}
     workgroupBarrier();
     // P2: V(j) into the region (K(j) is done with); softmax(j).
@@ -211,13 +213,15 @@ ${queryTilePrologue(BM)}
     if (${ab('tcnomask') ? 'false' : `i32(kt) >= uLo && i32(kt) + ${BK} <= uHi`}) ${softmax('kt', false)} else ${softmax('kt')}
     workgroupBarrier();
     // P3: P·V(j) into fresh T; K(j+1) into registers; the flush into O.
+    let TS = vts[lane];
     ${rep(TB, (i) => `var T${i} = ${Cm}();`, ' ')}
     ${pv}
     ${ab('tcnoload') ? '' : `if ${nt} { ${loadK(`kt + ${BK}`)} }`}
     ${flush}
-    ${mergeK ? '' : `// P4: K(j+1) into the region.
+    // P4: K(j+1) into the region. (Stored before the flush's last barrier instead, one barrier less per tile: no
+    // faster, runs 133-134.)
     if ${nt} { ${storeK} }
-    workgroupBarrier();`}
+    workgroupBarrier();
   }
   var lt = lrun;
   lt = lt + subgroupShuffleXor(lt, 1u); lt = lt + subgroupShuffleXor(lt, 2u);
@@ -262,7 +266,7 @@ export function tcPvLayout(s: { d: number; dv: number; half?: boolean }, bm: num
   else { const RS = NS / NB; for (let r = 0; r < RBN / RS; r++) blocks.push({ rb: r === 0 ? 'prb0' : `prb0 + ${RS * r}u`, nb: 'pnb' }); }
   // The region holds K(j) (KP planes), V(j) (VP planes) in turn.
   const regionHalves = Math.max(KP * BK * KS, VP * BK * VS);
-  const fixed = 2 * regionHalves + 2 * 2 * BM * PS + 4 * (BM + BK) + 16 + 4 * (2 * NS + 2);
+  const fixed = 2 * regionHalves + 2 * 2 * BM * PS + 4 * (BM + 2 * BK) + 16 + 4 * (2 * NS + 2); // + red, kinv, vts, uni, wlo/whi, ulo/uhi
   const R = Math.max(1, Math.min(TB, Math.floor((49152 - fixed) / (NS * 1024)))); // T blocks per subgroup per flush round
   const ffFloats = Math.max(BM * BK, NS * R * 256);
   return { BM, NT, NS, KS, VS, PS, VP, RBN, NB, TB, R, rounds: Math.ceil(TB / R), regionHalves, ffFloats, blocks, bytes: fixed + 4 * ffFloats };
