@@ -1,12 +1,12 @@
 import { runtimeName } from '@flashattn/core';
-import { envVar, tensorCoresWanted } from './gpu-context.js';
+import { envVar, type TensorCoresMode } from './gpu-context.js';
 
 /**
  * The runtime seam: where the GPU object comes from. Deno (and browsers) have navigator.gpu built in (wgpu);
  * Node and Bun get Dawn through the `webgpu` npm package, imported dynamically so Deno never loads it.
  * Returns the GPU object, or a reason a person can act on.
  */
-export async function acquireGPU(): Promise<{ gpu: GPU } | { reason: string }> {
+export async function acquireGPU(tc: TensorCoresMode = 'auto'): Promise<{ gpu: GPU } | { reason: string }> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (runtimeName() === 'deno' || (nav?.gpu && runtimeName() !== 'node' && runtimeName() !== 'bun')) {
     if (nav?.gpu) return { gpu: nav.gpu };
@@ -24,9 +24,10 @@ export async function acquireGPU(): Promise<{ gpu: GPU } | { reason: string }> {
   // FLASHATTN_WEBGPU_DAWN_FLAGS: Dawn options for create(), separated by ';' (tuning on the GPU machine, e.g.
   // 'enable-dawn-features=disable_robustness'); none by default.
   let flags = (envVar('FLASHATTN_WEBGPU_DAWN_FLAGS') ?? '').split(';').filter((x) => x !== '');
-  // The tensor-core forward (FLASHATTN_WEBGPU_TENSOR_CORES=1) needs Dawn's experimental subgroup matrices
-  // (allow_unsafe_apis) and, on NVIDIA, shader-f16, which Dawn keeps off there unless told (crbug.com/tint/2164).
-  if (tensorCoresWanted()) flags = withDawnToggles(flags, ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia']);
+  // The tensor-core forward (unless turned off) needs Dawn's experimental subgroup matrices (allow_unsafe_apis) and,
+  // on NVIDIA, shader-f16, which Dawn keeps off there unless told (crbug.com/tint/2164). Features are still asked for
+  // per device only where the forward will use them (openContext).
+  if (tc !== 'off') flags = withDawnToggles(flags, ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia']);
   try {
     return { gpu: mod.create(flags) };
   } catch (e) {

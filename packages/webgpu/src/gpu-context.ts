@@ -25,7 +25,7 @@ export interface GpuContext {
   readonly timestamps: boolean;
   /**
    * f16 tensor cores usable for the tensor-core forward: f16 x f16 -> f32 16x16x16 subgroup matrices and shader-f16
-   * (Dawn's experimental chromium-experimental-subgroup-matrix; asked for with FLASHATTN_WEBGPU_TENSOR_CORES=1).
+   * (Dawn's experimental chromium-experimental-subgroup-matrix; tensorCoresMode says when they are used).
    */
   readonly tensorCores: boolean;
   /** Why tensorCores is false. */
@@ -41,8 +41,8 @@ const WANTED_LIMITS = [
 ] as const;
 
 /** Open an adapter and a device with the highest limits it offers; null with a reason when there is none. */
-export async function openContext(): Promise<{ ctx: GpuContext } | { reason: string }> {
-  const got = await acquireGPU();
+export async function openContext(tc: TensorCoresMode = 'auto'): Promise<{ ctx: GpuContext } | { reason: string }> {
+  const got = await acquireGPU(tc);
   if ('reason' in got) return got;
   let adapter: GPUAdapter | null = null;
   try {
@@ -64,7 +64,8 @@ export async function openContext(): Promise<{ ctx: GpuContext } | { reason: str
   if (useSubgroups) features.push('subgroups' as GPUFeatureName);
   const timestamps = adapter.features.has('timestamp-query');
   if (timestamps) features.push('timestamp-query');
-  const tcWhy = tensorCoresWanted() ? tensorCoresMissing(adapter, useSubgroups, sgMin, sgMax) : 'not asked for (FLASHATTN_WEBGPU_TENSOR_CORES=1)';
+  const desc = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'unknown adapter';
+  const tcWhy = tensorCoresWhyNot(tc, adapter, useSubgroups, sgMin, sgMax, desc);
   if (tcWhy === undefined) features.push('chromium-experimental-subgroup-matrix' as GPUFeatureName, 'shader-f16');
   let device: GPUDevice;
   try {
@@ -83,7 +84,6 @@ export async function openContext(): Promise<{ ctx: GpuContext } | { reason: str
     minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
     minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
   };
-  const desc = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'unknown adapter';
   const ctx: GpuContext = { device, keepAlive: [got.gpu, adapter], limits, subgroupMinSize: useSubgroups ? sgMin : 0, timestamps, tensorCores: tcWhy === undefined, ...(tcWhy ? { tensorCoresReason: tcWhy } : {}), description: desc };
   void device.lost.then((li) => {
     ctx.lost = `${li.reason}: ${li.message}`;
@@ -97,16 +97,33 @@ export async function openContext(): Promise<{ ctx: GpuContext } | { reason: str
 
 let lastUncaptured: string | undefined;
 
+/** Whether to use the tensor-core forward: 'auto' (where verified: NVIDIA adapters that have the features), on, off. */
+export type TensorCoresMode = 'auto' | 'on' | 'off';
+
 /**
- * FLASHATTN_WEBGPU_TENSOR_CORES=1: use the tensor-core forward where the adapter allows it (off by default: Dawn's
- * subgroup matrices are experimental and need its allow_unsafe_apis toggle; see acquire-gpu.ts). Anything but '1',
- * '0' or unset is a ValidationError (the backend's constructor asks first), not silently off.
+ * The tensor-core forward's mode: the backend option `tensorCores` (true, false, 'auto') where given, else
+ * FLASHATTN_WEBGPU_TENSOR_CORES ('1' on, '0' off, unset / '' / 'auto': auto). 'auto' uses it on NVIDIA adapters only,
+ * where it was measured and passed the full grid (H100, sessions 7-10): Dawn's subgroup matrices are experimental
+ * (its allow_unsafe_apis toggle, see acquire-gpu.ts), so an untested driver is not signed up by default. Anything
+ * else is a ValidationError naming the option or the variable (the backend's constructor asks first).
  */
-export function tensorCoresWanted(): boolean {
+export function tensorCoresMode(opt?: unknown): TensorCoresMode {
+  if (opt !== undefined) {
+    if (opt === true || opt === false || opt === 'auto') return opt === 'auto' ? 'auto' : opt ? 'on' : 'off';
+    throw new ValidationError('tensorCores', "true, false or 'auto'", opt);
+  }
   const v = process_env('FLASHATTN_WEBGPU_TENSOR_CORES');
-  if (v === undefined || v === '' || v === '0') return false;
-  if (v === '1') return true;
-  throw new ValidationError('FLASHATTN_WEBGPU_TENSOR_CORES', "'1' (tensor-core forward on) or '0' / unset (off)", v);
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === '1' || v === '0') return v === '1' ? 'on' : 'off';
+  throw new ValidationError('FLASHATTN_WEBGPU_TENSOR_CORES', "'1' (tensor-core forward on), '0' (off) or 'auto' / unset (on NVIDIA adapters)", v);
+}
+
+/** Why the tensor-core forward is not used in this mode on this adapter (undefined: it is). */
+export function tensorCoresWhyNot(mode: TensorCoresMode, adapter: GPUAdapter, subgroups: boolean, sgMin: number, sgMax: number, desc: string): string | undefined {
+  if (mode === 'off') return 'turned off (FLASHATTN_WEBGPU_TENSOR_CORES=0 or tensorCores: false)';
+  const missing = tensorCoresMissing(adapter, subgroups, sgMin, sgMax);
+  if (missing !== undefined || mode === 'on' || /nvidia/i.test(desc)) return missing;
+  return `auto: on NVIDIA adapters only, where it was verified (this is ${desc}; FLASHATTN_WEBGPU_TENSOR_CORES=1 or tensorCores: true to try it)`;
 }
 
 /** Why this adapter cannot run the tensor-core forward (undefined: it can). */

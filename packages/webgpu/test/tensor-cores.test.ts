@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ValidationError } from '@flashattn/core';
 import { withDawnToggles } from '../src/acquire-gpu.js';
-import { tensorCoresMissing } from '../src/gpu-context.js';
+import { tensorCoresMissing, tensorCoresWhyNot } from '../src/gpu-context.js';
 import { forwardTcWGSL, tcDefaults, tcSmem, tcTiles } from '../src/wgsl-forward-tc.js';
 import { forwardTcPvWGSL, stagePlan, tcPvLayout } from '../src/wgsl-forward-tcpv.js';
 import { createWebGPUBackend } from '../src/index.js';
@@ -117,7 +117,7 @@ describe('tensor cores on this adapter', () => {
     vi.unstubAllEnvs();
   });
 
-  it('reject a FLASHATTN_WEBGPU_TENSOR_CORES that is not 1, 0 or unset with a typed error naming it', () => {
+  it('reject a FLASHATTN_WEBGPU_TENSOR_CORES that is not 1, 0, auto or unset, and a bad tensorCores option, with a typed error naming it', () => {
     for (const bad of ['true', 'yes', '2', 'on']) {
       vi.stubEnv('FLASHATTN_WEBGPU_TENSOR_CORES', bad);
       let e: unknown;
@@ -126,10 +126,16 @@ describe('tensor cores on this adapter', () => {
       expect((e as ValidationError).field).toBe('FLASHATTN_WEBGPU_TENSOR_CORES');
       expect((e as ValidationError).got).toBe(bad);
     }
-    for (const ok of ['0', '1', '']) {
+    for (const ok of ['0', '1', '', 'auto']) {
       vi.stubEnv('FLASHATTN_WEBGPU_TENSOR_CORES', ok);
       expect(() => createWebGPUBackend()).not.toThrow();
     }
+    vi.stubEnv('FLASHATTN_WEBGPU_TENSOR_CORES', 'bad'); // the option wins over the variable
+    for (const ok of [true, false, 'auto'] as const) expect(() => createWebGPUBackend({ tensorCores: ok })).not.toThrow();
+    let e: unknown;
+    try { createWebGPUBackend({ tensorCores: 'yes' as unknown as boolean }); } catch (x) { e = x; }
+    expect(e).toBeInstanceOf(ValidationError);
+    expect((e as ValidationError).field).toBe('tensorCores');
   });
 
   it('need f16, f16 subgroup matrices and subgroups of exactly 32 (the kernel maps subgroups as t / 32)', () => {
@@ -144,7 +150,19 @@ describe('tensor cores on this adapter', () => {
     expect(tensorCoresMissing(adapter(all, [{ ...f16[0], componentType: 'i8', resultComponentType: 'i32' }]), true, 32, 32)).toMatch(/no f16 x f16/);
   });
 
-  it('are off unless asked for, and say why when asked for but missing', async () => {
+  it('auto: on NVIDIA adapters that have them; on: wherever they are; off: never (each no with its reason)', () => {
+    const adapter = { features: new Set(['shader-f16', 'chromium-experimental-subgroup-matrix']), info: { subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }] } } as unknown as GPUAdapter;
+    const bare = { features: new Set<string>(), info: {} } as unknown as GPUAdapter;
+    const nv = 'nvidia hopper NVIDIA H100 80GB HBM3', other = 'amd rdna3 Radeon';
+    expect(tensorCoresWhyNot('auto', adapter, true, 32, 32, nv)).toBeUndefined();
+    expect(tensorCoresWhyNot('auto', adapter, true, 32, 32, other)).toMatch(/^auto: on NVIDIA adapters only.*Radeon/);
+    expect(tensorCoresWhyNot('on', adapter, true, 32, 32, other)).toBeUndefined();
+    expect(tensorCoresWhyNot('off', adapter, true, 32, 32, nv)).toMatch(/^turned off/);
+    expect(tensorCoresWhyNot('auto', bare, true, 32, 32, nv)).toMatch(/shader-f16/);
+    expect(tensorCoresWhyNot('on', bare, true, 32, 32, other)).toMatch(/shader-f16/);
+  });
+
+  it('say why they are off on this adapter, asked for or not', async () => {
     vi.stubEnv('FLASHATTN_WEBGPU_TENSOR_CORES', '1');
     const be = createWebGPUBackend();
     const pr = await be.probe();
@@ -153,5 +171,9 @@ describe('tensor cores on this adapter', () => {
     // lavapipe (CI) has no subgroup matrices: off, with the missing piece named; a GPU that has them says so.
     expect(tc).toMatch(/^(off: (no subgroups|no shader-f16|no subgroup matrices|no f16 x f16|subgroup size)|f16 subgroup matrices)/);
     await be.dispose?.();
+    const off = createWebGPUBackend({ tensorCores: false });
+    const po = await off.probe();
+    if (po.available) expect(String((po.details as Record<string, unknown>).tensorCores)).toMatch(/^off: turned off/);
+    await off.dispose?.();
   });
 });
