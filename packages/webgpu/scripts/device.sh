@@ -17,7 +17,8 @@
 #   fulltc         both products on the tensor cores (scripts/full-tc-probe.ts: d n heads BM[:flags]...; FULLTC_RUNS)
 #   probe          what one call's pieces cost alone (scripts/overhead-probe.ts: completion wait, error scopes, buffer allocation)
 #   torch          PyTorch f32 SDPA (memory-efficient) on the same shapes (scripts/torch-sdpa-f32.py), the yardstick
-#   bench          `flashattn bench --backends webgpu`, f32, d64/d128, seqlens 1k-16k, causal and not (wall time)
+#   bench          `flashattn bench --backends webgpu`, f32, d64/d128, seqlens 1k-16k, causal and not (wall time; BENCH_S
+#                  per mask, default 240: 75 s covered only d64 with forward+backward, session 10 run 136)
 # Results: $OUT/webgpu.tgz (every log and JSON line, clocks.csv: nvidia-smi every 250 ms), plus run.sh's env.txt, summary.json and logs.tgz.
 set -u
 D=out/device
@@ -54,7 +55,7 @@ for step in "$@"; do
     bench)
       masks=(""); [ "${BENCH_CAUSAL:-1}" = 1 ] && masks+=(--causal)
       for c in "${masks[@]}"; do
-        timeout ${BENCH_S:-60} node $D/cli/main.js bench --backends webgpu --dtype f32 --headdims 64,128 --seqlens $SEQS \
+        timeout ${BENCH_S:-240} node $D/cli/main.js bench --backends webgpu --dtype f32 --headdims 64,128 --seqlens $SEQS \
           --repeats ${REPEATS:-3} --warmup 1 $c --json > $W/cli-bench${c:+-causal}.json 2> $W/cli-bench${c:+-causal}.err
       done ;;
   esac

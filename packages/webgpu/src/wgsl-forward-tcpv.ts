@@ -205,7 +205,6 @@ ${queryTilePrologue(BM)}
     let kt = jstart + jt * ${BK};
     // P1: V(j) into registers (and its block's largest |v|); S(j) from K(j).
     ${ab('tcnoload') ? '' : loadV('kt')}
-
     ${sMMA}
     workgroupBarrier();
     // P2: V(j) into the region (K(j) is done with); softmax(j).
