@@ -55,7 +55,10 @@ export class WebGPUBackend implements Backend {
   readonly #tc: TensorCoresMode;
 
   constructor(opts: WebGPUBackendOptions = {}) {
-    this.#maxBinding = opts.maxBindingBytes;
+    const mb = opts.maxBindingBytes;
+    if (mb !== undefined && !(Number.isInteger(mb) && mb > 0 && mb % 4 === 0))
+      throw new ValidationError('maxBindingBytes', 'a positive whole number of bytes, a multiple of 4', mb);
+    this.#maxBinding = mb;
     this.#poolBytes = poolBytes(opts.poolMB);
     this.#tc = tensorCoresMode(opts.tensorCores); // a bad option or FLASHATTN_WEBGPU_TENSOR_CORES fails here, typed
     let ov = opts.tiles;

@@ -59,7 +59,7 @@ describe('BufferPool', () => {
   });
 });
 
-describe('pool size and tile override settings', () => {
+describe('pool size, binding cap and tile override settings', () => {
   afterEach(() => vi.unstubAllEnvs());
 
   it('rejects a pool size that is not a number >= 0 with a typed error naming the option or the variable', () => {
@@ -79,6 +79,15 @@ describe('pool size and tile override settings', () => {
     expect(() => createWebGPUBackend()).not.toThrow();
     vi.stubEnv('FLASHATTN_WEBGPU_POOL_MB', '512');
     expect(() => createWebGPUBackend({ poolMB: 0 })).not.toThrow();
+  });
+
+  it('rejects a binding cap that is not a positive whole number of bytes (a multiple of 4), naming the option', () => {
+    for (const bad of [0, -8, 6, 1.5, Number.NaN]) {
+      const e = catchIt(() => createWebGPUBackend({ maxBindingBytes: bad }));
+      expect(e, String(bad)).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).field).toBe('maxBindingBytes');
+    }
+    expect(() => createWebGPUBackend({ maxBindingBytes: 8192 })).not.toThrow();
   });
 
   it('rejects a tile override that is not JSON instead of ignoring it', () => {
