@@ -42,6 +42,9 @@ export class Engine {
   /** GPU ms of each of `lastKernels`, when profiling per dispatch (`profile = 'dispatch'`). */
   lastKernelMs: number[] = [];
   profile: boolean | 'dispatch' = false;
+  /** Test seam: every kernel's WGSL passes through it before compiling (test/tc-emulation.ts runs the tensor-core
+   * forward on adapters without subgroup matrices that way). */
+  wgslTransform: ((code: string) => string) | undefined;
   #serial: Promise<unknown> = Promise.resolve();
   /** Buffers of finished calls and disposed tensors, kept for reuse (the backend's poolMB; 0 bytes = off). */
   readonly pool: BufferPool;
@@ -148,7 +151,8 @@ export class Engine {
   #pipeline(key: string, code: () => string): GPUComputePipeline {
     let pl = this.#pipelines.get(key);
     if (!pl) {
-      const module = this.ctx.device.createShaderModule({ code: code(), label: key });
+      const src = code();
+      const module = this.ctx.device.createShaderModule({ code: this.wgslTransform ? this.wgslTransform(src) : src, label: key });
       pl = this.ctx.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
       this.#pipelines.set(key, pl);
     }
