@@ -1,3 +1,5 @@
+// First: sets lavapipe's vector width to 256 bits (8-lane subgroups) before Dawn loads (see split-test-gpu.ts).
+import './split-test-gpu.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { caseLabel, crossCheck, generateCase, makeProblem, type CaseSpec } from '@flashattn/core';
 import { referenceOracle } from '@flashattn/reference';
@@ -11,7 +13,7 @@ import { emulateSubgroupMatrices } from './tc-emulation.js';
  * matrices emulated (tc-emulation.ts): its logic against the float64 oracle under the conformance criterion, in CI,
  * where no adapter has subgroup matrices. lavapipe's 32 KiB of workgroup memory take its 32-row tiles at d64 (64 rows with
  * bf16 and headDimV 32); the H100 runs 64-row ones (the same generator). Three kernels (f32; f16 with softcap; bf16 with headDimV 32): lavapipe
- * compiles each emulated one for about two minutes. Forward only: the backward's SIMT kernels would take the context's
+ * compiles them cold in about 85 s under CI's settings (8-lane subgroups asked for, as split-test-gpu.ts does). Forward only: the backward's SIMT kernels would take the context's
  * subgroup size (set to 32 here for the tensor-core path) for real.
  */
 const oracle = withF32AccumulatingNaive(referenceOracle);
