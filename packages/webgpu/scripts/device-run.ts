@@ -197,7 +197,7 @@ const SWEEP: SweepVariant[] = [
   ['default causal', {}, undefined, { dims: [64, 128], causal: true }],
 ];
 /**
- * TILE_VARIANTS=tc: the tensor-core forward (the default on NVIDIA; FLASHATTN_WEBGPU_TENSOR_CORES=1 elsewhere), d128: its defaults, its code
+ * TILE_VARIANTS=tc: the tensor-core forward (run with FLASHATTN_WEBGPU_TENSOR_CORES=1), d128: its defaults, its code
  * options off one at a time, and its timing-only ablations (TC_ABLATIONS).
  */
 const TC_SWEEP: SweepVariant[] = [

@@ -24,7 +24,7 @@ export async function acquireGPU(tc: TensorCoresMode = 'auto'): Promise<{ gpu: G
   // FLASHATTN_WEBGPU_DAWN_FLAGS: Dawn options for create(), separated by ';' (tuning on the GPU machine, e.g.
   // 'enable-dawn-features=disable_robustness'); none by default.
   let flags = (envVar('FLASHATTN_WEBGPU_DAWN_FLAGS') ?? '').split(';').filter((x) => x !== '');
-  // The tensor-core forward (unless turned off) needs Dawn's experimental subgroup matrices (allow_unsafe_apis) and,
+  // The tensor-core forward (when asked for) needs Dawn's experimental subgroup matrices (allow_unsafe_apis) and,
   // on NVIDIA, shader-f16, which Dawn keeps off there unless told (crbug.com/tint/2164). Features are still asked for
   // per device only where the forward will use them (openContext).
   if (tc !== 'off') flags = withDawnToggles(flags, ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia']);

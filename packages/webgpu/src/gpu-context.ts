@@ -105,10 +105,11 @@ export type TensorCoresMode = 'auto' | 'on' | 'off';
 
 /**
  * The tensor-core forward's mode: the backend option `tensorCores` (true, false, 'auto') where given, else
- * FLASHATTN_WEBGPU_TENSOR_CORES ('1' on, '0' off, unset / '' / 'auto': auto). 'auto' uses it on NVIDIA adapters only,
- * where it was measured and passed the full grid (H100, sessions 7-10): Dawn's subgroup matrices are experimental
- * (its allow_unsafe_apis toggle, see acquire-gpu.ts), so an untested driver is not signed up by default. Anything
- * else is a ValidationError naming the option or the variable (the backend's constructor asks first).
+ * FLASHATTN_WEBGPU_TENSOR_CORES ('1' on, 'auto', '0' / unset / '' off). Off by default: its S keeps 22 bits of each
+ * product (hi/lo f16 splits) against f32's 24, and with Q's rows spread over x1/x4/x16 it exceeded the criterion's 2x
+ * in 2 of 20 trials (2.42, 3.29; test/tc-emulated.test.ts's emulation, exact sums; the SIMT forward: at most 1.14).
+ * 'auto' uses it on NVIDIA adapters only, where it was measured and passed the full grid (H100, sessions 7-10).
+ * Anything else is a ValidationError naming the option or the variable (the backend's constructor asks first).
  */
 export function tensorCoresMode(opt?: unknown): TensorCoresMode {
   if (opt !== undefined) {
@@ -116,14 +117,14 @@ export function tensorCoresMode(opt?: unknown): TensorCoresMode {
     throw new ValidationError('tensorCores', "true, false or 'auto'", opt);
   }
   const v = process_env('FLASHATTN_WEBGPU_TENSOR_CORES');
-  if (v === undefined || v === '' || v === 'auto') return 'auto';
-  if (v === '1' || v === '0') return v === '1' ? 'on' : 'off';
-  throw new ValidationError('FLASHATTN_WEBGPU_TENSOR_CORES', "'1' (tensor-core forward on), '0' (off) or 'auto' / unset (on NVIDIA adapters)", v);
+  if (v === undefined || v === '' || v === '0') return 'off';
+  if (v === '1' || v === 'auto') return v === '1' ? 'on' : 'auto';
+  throw new ValidationError('FLASHATTN_WEBGPU_TENSOR_CORES', "'1' (tensor-core forward on), 'auto' (on NVIDIA adapters) or '0' / unset (off)", v);
 }
 
 /** Why the tensor-core forward is not used in this mode on this adapter (undefined: it is). */
 export function tensorCoresWhyNot(mode: TensorCoresMode, adapter: GPUAdapter, subgroups: boolean, sgMin: number, sgMax: number, desc: string): string | undefined {
-  if (mode === 'off') return 'turned off (FLASHATTN_WEBGPU_TENSOR_CORES=0 or tensorCores: false)';
+  if (mode === 'off') return 'off (the default; FLASHATTN_WEBGPU_TENSOR_CORES=1 or auto, or tensorCores: true or \'auto\', to use it)';
   const missing = tensorCoresMissing(adapter, subgroups, sgMin, sgMax);
   if (missing !== undefined || mode === 'on' || /nvidia/i.test(desc)) return missing;
   return `auto: on NVIDIA adapters only, where it was verified (this is ${desc}; FLASHATTN_WEBGPU_TENSOR_CORES=1 or tensorCores: true to try it)`;

@@ -106,9 +106,7 @@ export function forwardTcWGSL(s: ForwardShape, t: TcTiles): string {
   const L = 'subgroup_matrix_left<f16, 16, 16>', R = 'subgroup_matrix_right<f16, 16, 16>', C = 'subgroup_matrix_result<f32, 16, 16>';
   const u = (n: number) => `${n}u`;
   // Split: this lane's C4 vec4 (xs0..) of one row -> the row's scale over its 8 lanes -> hi/lo halves at `dst`.
-  const split = (dst: string, invDst: string) => (ab('tcnosplit') ? nosplitCode : splitRowCode)(C4, (c, yh, yl) => `{ let a = ${dst} + ${u(c * 4)};
-        kh[a] = f16(${yh}.x); kh[a + 1u] = f16(${yh}.y); kh[a + 2u] = f16(${yh}.z); kh[a + 3u] = f16(${yh}.w);${half ? '' : `
-        kh[a + ${u(BK * KS)}] = f16(${yl}.x); kh[a + ${u(BK * KS + 1)}] = f16(${yl}.y); kh[a + ${u(BK * KS + 2)}] = f16(${yl}.z); kh[a + ${u(BK * KS + 3)}] = f16(${yl}.w);`} }`, invDst);
+  const split = (dst: string, invDst: string) => (ab('tcnosplit') ? nosplitCode : splitRowCode)(C4, (c, yh, yl) => planesPutCode(`${dst} + ${u(c * 4)}`, yh, yl, BK * KS, half), invDst);
   // This thread's K slice of a tile (rows sr = t / 8 of 32, vec4 columns lane8 * C4 + c), zero past the sequence,
   // split when stored. (Splitting K once per call into f16 planes instead, read back as vec4<f16>, measured slower:
   // d128 4k 21.4 against 19.3 ms, H100 runs 82-83.)
@@ -280,6 +278,17 @@ export function splitRowCode(c4: number, put: (c: number, yh: string, yl: string
         ${put(c, 'yh', 'yl')} }`, '\n      ')}
       if (lane8 == 0u) { ${inv} = select(1.0, 1.0 / sc, mx > 0.0); }
     }`;
+}
+
+/**
+ * WGSL: a vec4's hi and lo halves (splitRowCode's yh, yl) into workgroup array `kh` at element `at`, lo one plane
+ * (`plane` halves) further; hi alone for f16/bf16 inputs (`half`: lo is exactly 0). Both tensor-core forwards stage a
+ * row of Q (and the session-7 kernel K) this way.
+ */
+export function planesPutCode(at: string, yh: string, yl: string, plane: number, half: boolean): string {
+  return `{ let a = ${at};
+        kh[a] = f16(${yh}.x); kh[a + 1u] = f16(${yh}.y); kh[a + 2u] = f16(${yh}.z); kh[a + 3u] = f16(${yh}.w);${half ? '' : `
+        kh[a + ${plane}u] = f16(${yl}.x); kh[a + ${plane + 1}u] = f16(${yl}.y); kh[a + ${plane + 2}u] = f16(${yl}.z); kh[a + ${plane + 3}u] = f16(${yl}.w);`} }`;
 }
 
 /** The tensor-core forwards' module head: extensions, the subgroup-matrix uniformity diagnostic off (each subgroup

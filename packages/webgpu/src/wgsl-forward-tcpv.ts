@@ -1,6 +1,6 @@
 import { exp2Fn, loaders, queryTilePrologue, rep, scoreFns, storageType, windowCode } from './wgsl-common.js';
 import { vScaleCode } from './wgsl-v-split.js';
-import { TC_BK, cutF16, splitRowCode, tcModuleHead, type TcTiles } from './wgsl-forward-tc.js';
+import { TC_BK, cutF16, planesPutCode, splitRowCode, tcModuleHead, type TcTiles } from './wgsl-forward-tc.js';
 import type { ForwardShape, TcAblation } from './wgsl-forward.js';
 
 /**
@@ -131,9 +131,7 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
     if (i0 + ${u(p * RP)} + sr < sq) { let e = ((qr0 + i0 + ${u(p * RP)} + sr) * P.hq + h) * ${u(d)} + P.qShift; ${rep(C4, (c) => `xq${p}_${c} = ld4_q(e + (lane8 + ${u(8 * c)}) * 4u, lane8 + ${u(8 * c)});`, ' ')} }`, '\n    ')}
     ${rep(QP, (p) => `{ ${rep(C4, (c) => `let xs${c} = xq${p}_${c};`, ' ')}
       var qinvSlot = 0.0;
-      ${splitRowCode(C4, (c, yh, yl) => `{ let a = sr * ${u(KS)} + (lane8 + ${u(8 * c)}) * 4u;
-        kh[a] = f16(${yh}.x); kh[a + 1u] = f16(${yh}.y); kh[a + 2u] = f16(${yh}.z); kh[a + 3u] = f16(${yh}.w);${half ? '' : `
-        kh[a + ${u(BK * KS)}] = f16(${yl}.x); kh[a + ${u(BK * KS + 1)}] = f16(${yl}.y); kh[a + ${u(BK * KS + 2)}] = f16(${yl}.z); kh[a + ${u(BK * KS + 3)}] = f16(${yl}.w);`} }`, 'qinvSlot')}
+      ${splitRowCode(C4, (c, yh, yl) => planesPutCode(`sr * ${u(KS)} + (lane8 + ${u(8 * c)}) * 4u`, yh, yl, BK * KS, half), 'qinvSlot')}
       if (lane8 == 0u) { red[${u(p * RP)} + sr] = qinvSlot; }
     }
     workgroupBarrier();

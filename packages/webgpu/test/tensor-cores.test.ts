@@ -157,7 +157,7 @@ describe('tensor cores on this adapter', () => {
     expect(tensorCoresWhyNot('auto', adapter, true, 32, 32, nv)).toBeUndefined();
     expect(tensorCoresWhyNot('auto', adapter, true, 32, 32, other)).toMatch(/^auto: on NVIDIA adapters only.*Radeon/);
     expect(tensorCoresWhyNot('on', adapter, true, 32, 32, other)).toBeUndefined();
-    expect(tensorCoresWhyNot('off', adapter, true, 32, 32, nv)).toMatch(/^turned off/);
+    expect(tensorCoresWhyNot('off', adapter, true, 32, 32, nv)).toMatch(/^off \(the default/);
     expect(tensorCoresWhyNot('auto', bare, true, 32, 32, nv)).toMatch(/shader-f16/);
     expect(tensorCoresWhyNot('on', bare, true, 32, 32, other)).toMatch(/shader-f16/);
   });
@@ -173,7 +173,7 @@ describe('tensor cores on this adapter', () => {
     await be.dispose?.();
     const off = createWebGPUBackend({ tensorCores: false });
     const po = await off.probe();
-    if (po.available) expect(String((po.details as Record<string, unknown>).tensorCores)).toMatch(/^off: turned off/);
+    if (po.available) expect(String((po.details as Record<string, unknown>).tensorCores)).toMatch(/^off: off \(the default/);
     await off.dispose?.();
   });
 });
