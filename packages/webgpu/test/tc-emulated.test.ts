@@ -9,7 +9,7 @@ import { withF32AccumulatingNaive } from '../scripts/f32-naive.js';
 import { emulateSubgroupMatrices } from './tc-emulation.js';
 
 /**
- * The tensor-core forward (wgsl-forward-tcpv.ts, the default on NVIDIA adapters) on this adapter with its subgroup
+ * The tensor-core forward (wgsl-forward-tcpv.ts, opt-in) on this adapter with its subgroup
  * matrices emulated (tc-emulation.ts): its logic against the float64 oracle under the conformance criterion, in CI,
  * where no adapter has subgroup matrices. lavapipe's 32 KiB of workgroup memory take its 32-row tiles at d64 (64 rows
  * with bf16 and headDimV 32); the H100 runs 64-row ones (the same generator). Three kernels (f32; f16 with softcap;
