@@ -23,11 +23,12 @@ step "npm install" ensure_npm_deps || { echo "cannot continue without dependenci
 step "build" build_all || { echo "cannot continue: the build failed" >&2; exit 1; }
 say "typecheck"
 step "typecheck" npx turbo run typecheck --output-logs=errors-only
-say "vitest"
-step "vitest" npx vitest run
-
 OUT=out/test
 rm -rf "$OUT" && mkdir -p "$OUT"
+say "vitest"
+# Its log is kept: CI shows only the end of ours, so a failure's summary is printed again at the very end.
+vitest_logged() { npx vitest run 2>&1 | tee "$OUT/vitest.log"; return "${PIPESTATUS[0]}"; }
+step "vitest" vitest_logged
 SEED=${FLASHATTN_SEED:-$(( (RANDOM << 15 | RANDOM) ))}
 run_conformance() { # run_conformance RUNTIME: the quick set under one runtime, its report, exit code and seconds
   local rt=$1 cmd t rc
@@ -64,6 +65,12 @@ echo "npm test: steps took $((SECONDS - T0)) s in all; conformance per runtime: 
 say "portability matrix"
 node scripts/portability.mjs "$OUT" || FAILED+=("portability matrix")
 if [ ${#FAILED[@]} -gt 0 ]; then
+  if [[ " ${FAILED[*]} " == *" vitest "* ]]; then
+    say "vitest's failures again (whole log: $OUT/vitest.log)"
+    # From vitest's "Failed Tests" banner (or its FAIL lines), colours stripped, at most 120 lines.
+    sed 's/\x1b\[[0-9;]*m//g' "$OUT/vitest.log" | awk '/Failed Tests|Unhandled Errors/ { on = 1 } on' | head -120
+    sed 's/\x1b\[[0-9;]*m//g' "$OUT/vitest.log" | grep -E '^ *(FAIL|×)|Test Files|Tests  ' | head -40
+  fi
   echo "npm test: FAILED: ${FAILED[*]}"
   exit 1
 fi

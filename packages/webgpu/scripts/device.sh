@@ -16,6 +16,9 @@
 #   fusedf16       the same for the f16 tensor-core probe (scripts/fused-f16-probe.ts: d n heads RBW[:flags]...)
 #   fulltc         both products on the tensor cores (scripts/full-tc-probe.ts: d n heads BM[:flags]...; FULLTC_RUNS)
 #   probe          what one call's pieces cost alone (scripts/overhead-probe.ts: completion wait, error scopes, buffer allocation)
+#   quick          the CLI's quick conformance set, webgpu only (the environment's FLASHATTN_WEBGPU_* apply)
+#   spread         tensor cores on and off on f32 inputs with rows at spread magnitudes (SPREAD_TRIALS seeds per shape,
+#                  SPREAD_S); spread:cut the same with run-cut.js when present (a bundle with an older split to compare)
 #   torch          PyTorch f32 SDPA (memory-efficient) on the same shapes (scripts/torch-sdpa-f32.py), the yardstick
 #   bench          `flashattn bench --backends webgpu`, f32, d64/d128, seqlens 1k-16k, causal and not (wall time; BENCH_S
 #                  per mask, default 240: 75 s covered only d64 with forward+backward, session 10 run 136)
@@ -49,6 +52,9 @@ for step in "$@"; do
     fulltc)
       IFS=';' read -ra runs <<<"${FULLTC_RUNS:-128 4096 64 64 64:k 64:2;64 4096 128 64 64:k}"
       for a in "${runs[@]}"; do timeout ${FULLTC_S:-150} node $D/webgpu/fulltc.js $a 2>> $W/fulltc.err | grep '^{' >> $W/fulltc.jsonl; done ;;
+    quick) timeout ${QUICK_S:-120} node $D/cli/main.js conformance --backends webgpu --no-progress > $W/quick.log 2>&1 ;;
+    spread) OUT=$W SPREAD_S=${SPREAD_S:-100} timeout $((${SPREAD_S:-100} + 30)) node $D/webgpu/run.js spread 2>&1 | quiet > $W/spread.log ;;
+    spread:cut) [ -f $D/webgpu/run-cut.js ] && mkdir -p $W/cut && OUT=$W/cut SPREAD_S=${SPREAD_S:-100} timeout $((${SPREAD_S:-100} + 30)) node $D/webgpu/run-cut.js spread 2>&1 | quiet > $W/cut/spread.log ;;
     probe) timeout 120 node $D/webgpu/probe.js > $W/probe.jsonl 2> $W/probe.err ;;
     torch) timeout ${TORCH_S:-60} python3 $D/webgpu/torch-sdpa-f32.py ${TORCH_SEQS:-1024,4096,16384} > $W/torch.jsonl 2> $W/torch.err ;;
     grid:*) IFS=: read -r _ dl wk <<<"$step"; bash $D/run.sh webgpu "$dl" "$wk" > $W/grid.log 2>&1 ;;

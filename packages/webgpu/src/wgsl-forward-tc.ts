@@ -4,8 +4,8 @@ import { tcPvLayout } from './wgsl-forward-tcpv.js';
 
 /**
  * The tensor-core forward (f32-exact QKᵀ on f16 tensor cores; Dawn's subgroup matrices, 16x16x16 f16 -> f32):
- * each Q and K row is scaled by a power of two (its largest |x| to 2^14) and split into hi + lo, both f16 (hi: the
- * mantissa cut to f16's 10 bits, so hi is exact; lo = the rest, rounded), and S = Ql·Kh + Qh·Kl (over all of d)
+ * each Q and K row is scaled by a power of two (its largest |x| to 2^14) and split into hi + lo, both f16 (hi: rounded
+ * to f16's 10 mantissa bits, so hi is exact; lo = the rest, rounded), and S = Ql·Kh + Qh·Kl (over all of d)
  * + Qh·Kh with f32 accumulation ("3xTF32" with f16 pieces; small products first, see sCompute), then unscaled per
  * element. The softmax and P·V run on the f32 units as in
  * the SIMT forward (P and O never pass through f16: the tensor cores' truncating accumulation over thousands of keys
@@ -263,8 +263,8 @@ ${queryTilePrologue(BM)}
 
 /**
  * Code of the hi/lo split of one row held by 8 lanes (this lane: C4 vec4 xs0..): the row's largest |x| over the lanes,
- * its scale 2^(14 - ceil(log2 max)) from the exponent bits, hi = the scaled value with its mantissa cut to f16's 10
- * bits (exact in f16), lo = the rest; `put(c, yh, yl)` writes vec4 c; `inv` gets 1/scale on lane 0 of the 8.
+ * its scale 2^(14 - ceil(log2 max)) from the exponent bits, hi = the scaled value rounded to f16's 10 mantissa bits
+ * (roundF16: exact in f16), lo = the rest (within half an f16 ulp of hi, rounded to f16); `put(c, yh, yl)` writes vec4 c; `inv` gets 1/scale on lane 0 of the 8.
  */
 export function splitRowCode(c4: number, put: (c: number, yh: string, yl: string) => string, inv: string): string {
   return `{
@@ -274,7 +274,7 @@ export function splitRowCode(c4: number, put: (c: number, yh: string, yl: string
       let eb = i32((bitcast<u32>(mx) >> 23u) & 255u) - 127 + select(0, 1, (bitcast<u32>(mx) & 0x7fffffu) != 0u);
       let es = clamp(14 - eb, -126, 127);
       let sc = select(1.0, bitcast<f32>(u32(es + 127) << 23u), mx > 0.0);
-      ${rep(c4, (c) => `{ let y = xs${c} * sc; let yh = ${cutF16('y', true)}; let yl = y - yh;
+      ${rep(c4, (c) => `{ let y = xs${c} * sc; let yh = ${roundF16('y', true)}; let yl = y - yh;
         ${put(c, 'yh', 'yl')} }`, '\n      ')}
       if (lane8 == 0u) { ${inv} = select(1.0, 1.0 / sc, mx > 0.0); }
     }`;
@@ -302,9 +302,17 @@ ${paramStruct()}
 @group(0) @binding(1) var<storage, read> cu: array<u32>;`;
 }
 
-/** WGSL: x (f32, or vec4<f32> with vec) with its mantissa cut to f16's 10 bits (exact in f16 where x is in its normal range). */
-export function cutF16(x: string, vec = false): string {
-  return vec ? `bitcast<vec4<f32>>(bitcast<vec4<u32>>(${x}) & vec4<u32>(0xffffe000u))` : `bitcast<f32>(bitcast<u32>(${x}) & 0xffffe000u)`;
+/**
+ * WGSL: x (f32, or vec4<f32> with vec) rounded to f16's 10 mantissa bits (to nearest, ties away from zero: half an
+ * f16 ulp added to the bits, then the low 13 cut; exact in f16 where x is in its normal range). Rounded rather than
+ * cut, the rest x - hi lies within half an ulp, so the f16 lo of a hi/lo split keeps one bit more. In a NumPy model of
+ * the forward with rows at spread magnitudes, the cut exceeded the criterion in 15 of 300 draws and the rounding in
+ * none (scripts/split-rounding-sim.py; docs/tensor-core-path.md, session 11). Spelled out in bits because WGSL leaves
+ * the rounding of f32 -> f16 conversions to the implementation.
+ */
+export function roundF16(x: string, vec = false): string {
+  return vec ? `bitcast<vec4<f32>>((bitcast<vec4<u32>>(${x}) + vec4<u32>(0x1000u)) & vec4<u32>(0xffffe000u))`
+    : `bitcast<f32>((bitcast<u32>(${x}) + 0x1000u) & 0xffffe000u)`;
 }
 
 /** The `tcnosplit` ablation's stand-in for splitRowCode (timing only): hi = f16(x), lo = 0, scale 1. */

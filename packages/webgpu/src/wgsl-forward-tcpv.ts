@@ -1,6 +1,6 @@
 import { exp2Fn, loaders, queryTilePrologue, rep, scoreFns, storageType, windowCode } from './wgsl-common.js';
 import { vScaleCode } from './wgsl-v-split.js';
-import { TC_BK, cutF16, planesPutCode, splitRowCode, tcModuleHead, type TcTiles } from './wgsl-forward-tc.js';
+import { TC_BK, roundF16, planesPutCode, splitRowCode, tcModuleHead, type TcTiles } from './wgsl-forward-tc.js';
 import type { ForwardShape, TcAblation } from './wgsl-forward.js';
 
 /**
@@ -95,7 +95,7 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
       let alpha = exp2x(mrun - mt);
       mrun = mt;
       var psum = 0.0;
-      ${rep(KPT, (j) => `{ let p = ${masked ? `select(0.0, exp2x(x${j} - mt), v${j})` : `exp2x(x${j} - mt)`}; psum = psum + p; let p14 = p * 16384.0; let ph = ${cutF16('p14')};
+      ${rep(KPT, (j) => `{ let p = ${masked ? `select(0.0, exp2x(x${j} - mt), v${j})` : `exp2x(x${j} - mt)`}; psum = psum + p; let p14 = p * 16384.0; let ph = ${roundF16('p14')};
         ps[srow * ${u(PS)} + k${j}] = f16(ph); ps[${u(BM * PS)} + srow * ${u(PS)} + k${j}] = f16(p14 - ph); }`, '\n      ')}
       if (sq4 == 0u) { red[srow] = alpha; }
       lrun = lrun * alpha + psum;

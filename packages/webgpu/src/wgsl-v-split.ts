@@ -1,14 +1,14 @@
 import { loaders, paramStruct, rep, storageType } from './wgsl-common.js';
 import type { ForwardShape } from './wgsl-forward.js';
-import { cutF16 } from './wgsl-forward-tc.js';
+import { roundF16 } from './wgsl-forward-tc.js';
 
 /**
  * V's split for P·V on the tensor cores (wgsl-forward-tcpv.ts), once per call before the forward, one workgroup per
  * block of 32 key rows of the binding and KV head (grid (ceil(P.count / 32), hkv); 256 threads = 32 rows of 8 lanes,
  * lane l taking a row's vec4s l, l + 8, ..., so that the 8 lanes of a row load and store consecutive words): the
  * block's largest |v| (rows past P.count count as 0) goes to VM[block * hkv + hk] as its f32 bits; every value is
- * scaled by 2^(14 - ceil(log2 max)) (vScaleCode) and cut into `vp` f16 pieces: hi (the mantissa cut to f16's 10 bits,
- * exact), mid (the same of the rest), lo (the rest, rounded): VP[((row * hkv + hk) * vp + piece) * dv/4 + c4]
+ * scaled by 2^(14 - ceil(log2 max)) (vScaleCode) and cut into `vp` f16 pieces: hi (rounded to f16's 10 mantissa bits,
+ * roundF16: exact), mid (the same of the rest), lo (the rest, rounded): VP[((row * hkv + hk) * vp + piece) * dv/4 + c4]
  * (vec4<f16>). The forward's key tiles are these blocks (aligned to the binding's rows), so a tile's T is unscaled by
  * its block's scale. Three pieces carry 33 bits, so a one-hot attention row gives V exactly; two (22 bits) failed a
  * window-(0,0) case (session 8). f16/bf16 inputs take two. (One scale per KV head took a max kernel of its own over V
@@ -43,7 +43,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let sc = ${vScaleCode('mb')};
   let o = (row * P.hkv + hk) * ${vp * DV4}u + lane8;
   ${rep(C4, (c) => `{ let y = x${c} * sc;
-    let yh = ${cutF16('y', true)}; let r1 = y - yh;${vp === 3 ? ` let ym = ${cutF16('r1', true)};` : ''}
+    let yh = ${roundF16('y', true)}; let r1 = y - yh;${vp === 3 ? ` let ym = ${roundF16('r1', true)};` : ''}
     VP[o + ${8 * c}u] = vec4<f16>(yh);${vp === 3 ? ` VP[o + ${DV4 + 8 * c}u] = vec4<f16>(ym); VP[o + ${2 * DV4 + 8 * c}u] = vec4<f16>(r1 - ym);` : ` VP[o + ${DV4 + 8 * c}u] = vec4<f16>(r1);`} }`, '\n  ')}
 }
 `;

@@ -5,7 +5,6 @@ import { caseLabel, crossCheck, generateCase, makeProblem, type CaseSpec } from 
 import { referenceOracle } from '@flashattn/reference';
 import { createWebGPUBackend } from '../src/index.js';
 import type { GpuContext } from '../src/gpu-context.js';
-import { withF32AccumulatingNaive } from '../scripts/f32-naive.js';
 import { emulateSubgroupMatrices } from './tc-emulation.js';
 
 /**
@@ -17,7 +16,8 @@ import { emulateSubgroupMatrices } from './tc-emulation.js';
  * split-test-gpu.ts does). Forward only: the backward's SIMT kernels would take the context's subgroup size (set to
  * 32 here for the tensor-core path) for real.
  */
-const oracle = withF32AccumulatingNaive(referenceOracle);
+// The oracle and baseline of `flashattn conformance` (f32: the naive accumulating in f32 with one rounding per add).
+const oracle = referenceOracle;
 const backend = createWebGPUBackend();
 const avail = await backend.probe();
 const engine = avail.available ? await backend.engine() : undefined;
@@ -35,8 +35,9 @@ const T = 600_000;
 
 describe.skipIf(skipWhy !== undefined)('the tensor-core forward, subgroup matrices emulated, against the float64 oracle', () => {
   // f32 cases with V's rows at different magnitudes, by 1, 8, 64 or 512 in runs of 16 (so V's 32-row scale blocks
-  // differ, and a tile that mixes two blocks shows). (Q's rows spread as well, x1/x4/x16 in runs of 8, failed the
-  // criterion in 2 of 20 trials, 2.42 and 3.29: S's hi/lo splits keep 22 bits; hence the path is opt-in.)
+  // differ, and a tile that mixes two blocks shows), and Q's by 1, 4 or 16 in runs of 8 (peaked softmax rows beside
+  // flat ones, where S's error shows). Session 11, 12 fresh draws of every case: at most 0.62 of the bound (with 16
+  // FMA roundings per k-step in the emulated MMA instead of one, and the looser f32-naive.ts baseline, 2 of 36 failed).
   const spread: CaseSpec[] = [
     // GQA, causal, partial query and key tiles
     { batch: 2, seqlenQ: 70, seqlenK: 90, nheadsQ: 4, nheadsKV: 2, headDim: 64, dtype: 'f32', causal: true },
@@ -62,14 +63,19 @@ describe.skipIf(skipWhy !== undefined)('the tensor-core forward, subgroup matric
     it(`${caseLabel(spec)}${spreadOut ? ', rows at spread magnitudes' : ''}`, async () => {
       const plan = engine!.forwardPlan(makeProblem({ ...spec, returnLse: true }));
       expect(Array.isArray(plan) ? plan : plan.tc, 'the tensor-core forward with P·V on the tensor cores').toMatchObject({ pv: 'mma' });
-      const c = generateCase(spec);
-      if (spreadOut) {
-        const p = c.problem;
-        scaleRows(c.v as Float32Array, p.nheadsKV * p.headDimV, (r) => 8 ** ((r >> 4) % 4));
+      // FLASHATTN_TC_EMU_TRIALS=n: n fresh draws per case, each ratio logged (the compile dominates: about 100 s for all)
+      for (let trial = 0; trial < Number(process.env.FLASHATTN_TC_EMU_TRIALS ?? 1); trial++) {
+        const c = generateCase(spec);
+        if (spreadOut) {
+          const p = c.problem;
+          scaleRows(c.v as Float32Array, p.nheadsKV * p.headDimV, (r) => 8 ** ((r >> 4) % 4));
+          scaleRows(c.q as Float32Array, p.nheadsQ * p.headDim, (r) => 4 ** ((r >> 3) % 3));
+        }
+        const [r] = await crossCheck(c, [backend], oracle);
+        expect(engine!.lastKernels.join(','), 'the kernels run').toMatch(/fwdtc/);
+        if (process.env.FLASHATTN_TC_EMU_TRIALS) console.log(`tc-emu ${caseLabel(spec)}${spreadOut ? ' spread' : ''} seed ${c.seed}: ${JSON.stringify(Object.fromEntries(Object.entries(r!.errors ?? {}).map(([k, e]) => [k, `${e.ratio.toFixed(2)} (of the bound ${(e.err / e.bound).toFixed(2)})`])))}`);
+        expect(r!.status, `${caseLabel(spec)} seed ${c.seed}: ${r!.reason ?? ''}`).toBe('pass');
       }
-      const [r] = await crossCheck(c, [backend], oracle);
-      expect(engine!.lastKernels.join(','), 'the kernels run').toMatch(/fwdtc/);
-      expect(r!.status, `${caseLabel(spec)} seed ${c.seed}: ${r!.reason ?? ''}`).toBe('pass');
     }, T);
   }
 });

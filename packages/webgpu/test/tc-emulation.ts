@@ -1,8 +1,29 @@
 /**
+ * The emulated multiply-accumulate r = a·b + c of 16x16 matrices (`SM`, row-major array<f32, 256>; the loop bound
+ * `emuN` = 16 from workgroup memory): per element, the accumulator and the 16 products (exact in f32: the operands are
+ * f16 values) summed by Neumaier's compensated sum and rounded once, the final `s + e`. Needs `alias SM` and
+ * `var<workgroup> emuN: u32` beside it. test/tc-emulation.test.ts checks the one rounding.
+ */
+export const SM_MMA_WGSL = `fn smMMA(a: SM, b: SM, c: SM) -> SM {
+  var r = c; let n = emuN;
+  for (var i = 0u; i < n; i++) { for (var j = 0u; j < n; j++) {
+    var s = r[i * 16u + j]; var e = 0.0;
+    for (var k = 0u; k < n; k++) {
+      let p = a[i * 16u + k] * b[k * 16u + j]; let t = s + p;
+      e += select((p - t) + s, (s - t) + p, abs(s) >= abs(p)); s = t;
+    }
+    r[i * 16u + j] = s + e;
+  } }
+  return r;
+}`;
+
+/**
  * Test seam: the tensor-core forward's WGSL (wgsl-forward-tcpv.ts) rewritten so that it runs where there are no
  * subgroup matrices (lavapipe in CI), to check its logic (tiles, masks, windows, varlen alignment, GQA, softcap, the
- * splits and block scales, the flush's indexing) against the float64 oracle. Not its speed, and not the tensor cores'
- * rounding: here every product is an f32 FMA sum, where the hardware truncates.
+ * splits and block scales, the flush's indexing) against the float64 oracle. Not its speed. The multiply-accumulate
+ * sums each k-step's 16 exact products and the accumulator with one rounding (SM_MMA_WGSL), as tensor cores do (they
+ * truncate where this rounds to nearest): with 16 FMA roundings instead, the emulated kernel's errors (S's and P·V's
+ * accumulation) came out larger than the hardware's and its error ratios had a tail past the criterion.
  * - Each 16x16 subgroup matrix becomes an `array<f32, 256>` held whole by every invocation of the (32-wide) subgroup:
  *   loads read all 256 elements (row- or column-major, as asked), the multiply-accumulate is a plain triple loop, and a
  *   store writes element e from invocation t with e % 32 == t % 32 (each element once).
@@ -47,7 +68,7 @@ export function emulateSubgroupMatrices(code: string): string {
     // The loops' bound from memory, so that the compiler cannot unroll them (unrolled, every one of the kernel's
     // matrix operations became 4096 inlined FMAs and lavapipe's compile did not finish in 16 minutes).
     'var<workgroup> emuN: u32;',
-    'fn smMMA(a: SM, b: SM, c: SM) -> SM { var r = c; let n = emuN; for (var i = 0u; i < n; i++) { for (var j = 0u; j < n; j++) { var x = r[i * 16u + j]; for (var k = 0u; k < n; k++) { x = fma(a[i * 16u + k], b[k * 16u + j], x); } r[i * 16u + j] = x; } } return r; }',
+    SM_MMA_WGSL,
     ...[...arrays].map((a) => `fn smLoad_${a}(col: bool, off: u32, stride: u32) -> SM { var m: SM; let n = emuN; for (var i = 0u; i < n; i++) { for (var j = 0u; j < n; j++) { m[i * 16u + j] = f32(${a}[select(off + i * stride + j, off + j * stride + i, col)]); } } return m; }`),
     ...[...stores].map((a) => `fn smStore_${a}(t: u32, off: u32, m: SM, stride: u32) { for (var e = t % 32u; e < emuN * emuN; e += 32u) { ${a}[off + (e / 16u) * stride + e % 16u] = m[e]; } }`),
   ].join('\n');
