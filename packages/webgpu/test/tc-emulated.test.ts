@@ -10,9 +10,10 @@ import { emulateSubgroupMatrices } from './tc-emulation.js';
 /**
  * The tensor-core forward (wgsl-forward-tcpv.ts, opt-in) on this adapter with its subgroup
  * matrices emulated (tc-emulation.ts): its logic against the float64 oracle under the conformance criterion, in CI,
- * where no adapter has subgroup matrices. lavapipe's 32 KiB of workgroup memory take its 32-row tiles at d64 (64 rows
- * with bf16 and headDimV 32); the H100 runs 64-row ones (the same generator). Three kernels (f32; f16 with softcap;
- * bf16 with headDimV 32), compiled cold in about 85 s under CI's settings (8-lane subgroups asked for, as
+ * where no adapter has subgroup matrices. lavapipe's 32 KiB of workgroup memory take its 32-row tiles at d64 and at
+ * d128 with headDimV 64 (64 rows with 16-bit inputs and headDimV 32, d64 or d96); the H100 runs 64-row ones at d128
+ * (the same generator). headDimV 128 does not fit. Five kernels (f32 d64 and d128; f16 d64 with softcap and d96; bf16
+ * with headDimV 32), compiled cold in about 150 s under CI's settings (8-lane subgroups asked for, as
  * split-test-gpu.ts does). Forward only: the backward's SIMT kernels would take the context's subgroup size (set to
  * 32 here for the tensor-core path) for real.
  */
@@ -45,6 +46,8 @@ describe.skipIf(skipWhy !== undefined)('the tensor-core forward, subgroup matric
     { batch: 3, seqlenQ: 40, seqlenK: 75, nheadsQ: 2, nheadsKV: 2, headDim: 64, dtype: 'f32', varlen: true },
     // several full key tiles (the interior tiles' unmasked softmax)
     { batch: 1, seqlenQ: 64, seqlenK: 200, nheadsQ: 1, nheadsKV: 1, headDim: 64, dtype: 'f32' },
+    // d128 (eight k-steps in S, four vec4s per lane in the Q split), GQA, causal: BM 32 here (64 on the H100)
+    { batch: 2, seqlenQ: 50, seqlenK: 100, nheadsQ: 2, nheadsKV: 1, headDim: 128, headDimV: 64, dtype: 'f32', causal: true },
   ];
   const cases: CaseSpec[] = [
     // varlen: sequences start inside V's 32-row scale blocks (key tiles from before a sequence's start), window, softcap
@@ -55,6 +58,8 @@ describe.skipIf(skipWhy !== undefined)('the tensor-core forward, subgroup matric
     { batch: 1, seqlenQ: 20, seqlenK: 10, nheadsQ: 1, nheadsKV: 1, headDim: 64, dtype: 'f32', causal: true },
     // one query row, a left window
     { batch: 2, seqlenQ: 1, seqlenK: 90, nheadsQ: 3, nheadsKV: 3, headDim: 64, dtype: 'f32', window: [5, 0] },
+    // d96 (three vec4s per lane in the split: not a power of two), f16 at BM 64, a window
+    { batch: 2, seqlenQ: 70, seqlenK: 45, nheadsQ: 2, nheadsKV: 2, headDim: 96, headDimV: 32, dtype: 'f16', window: [20, 3] },
   ];
   const scaleRows = (x: Float32Array, rowElems: number, factor: (r: number) => number) => {
     for (let i = 0; i < x.length; i++) x[i] = x[i]! * factor(Math.floor(i / rowElems));
