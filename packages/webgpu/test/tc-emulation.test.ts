@@ -53,6 +53,7 @@ async function mma(dev: GPUDevice, a: Float32Array, b: Float32Array, c: Float32A
 
 /** x rounded to f16 (to nearest even; normals of moderate size only), as a number. */
 function toF16(x: number): number {
+  if (x === 0) return 0;
   const e = Math.floor(Math.log2(Math.abs(x)));
   const q = 2 ** (e - 10);
   const m = x / q, r = Math.round(m);
