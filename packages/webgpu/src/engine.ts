@@ -45,6 +45,9 @@ export class Engine {
   /** Test seam: every kernel's WGSL passes through it before compiling (test/tc-emulation.ts runs the tensor-core
    * forward on adapters without subgroup matrices that way). */
   wgslTransform: ((code: string) => string) | undefined;
+  /** Whether the tensor-core forward's 32-lane subgroups are there. Test seam: the emulation (test/tc-emulation.ts)
+   * replaces what needs them, so the test turns this on while the other kernels keep the adapter's real size. */
+  tcSubgroups = (): boolean => this.ctx.subgroupMinSize === 32;
   #serial: Promise<unknown> = Promise.resolve();
   /** Buffers of finished calls and disposed tensors, kept for reuse (the backend's poolMB; 0 bytes = off). */
   readonly pool: BufferPool;
@@ -114,7 +117,7 @@ export class Engine {
     const ablate = forwardAblation(); // timing only (scripts/device-run.ts); unset in any other use
     const ab = ablate?.startsWith('tc') ? { ablate: ablate as TcAblation } : {};
     const fits = (bm: number) => Math.ceil(p.seqlenQ / bm) <= l.maxComputeWorkgroupsPerDimension;
-    const shape = { d: p.headDim, dv: p.headDimV, subgroups: this.ctx.subgroupMinSize === 32 };
+    const shape = { d: p.headDim, dv: p.headDimV, subgroups: this.tcSubgroups() };
     const tc = tcTiles({ ...shape, half: p.dtype !== 'f32' }, l.maxComputeWorkgroupStorageSize, this.override?.tcBm, this.override?.tcOpts ?? tcDefaults(p.headDimV, this.ctx.description));
     if (typeof tc !== 'object' || !fits(tc.bm)) return base;
     if (tc.pv !== 'mma') return { ...base, tc: { ...tc, ...ab } };

@@ -14,8 +14,8 @@ import { emulateSubgroupMatrices } from './tc-emulation.js';
  * d128 with headDimV 64 (64 rows with 16-bit inputs and headDimV 32, d64 or d96); the H100 runs 64-row ones at d128
  * (the same generator). headDimV 128 does not fit. Five kernels (f32 d64 and d128; f16 d64 with softcap and d96; bf16
  * with headDimV 32), compiled cold in about 150 s under CI's settings (8-lane subgroups asked for, as
- * split-test-gpu.ts does). Forward only: the backward's SIMT kernels would take the context's subgroup size (set to
- * 32 here for the tensor-core path) for real.
+ * split-test-gpu.ts does). One case runs the backward too (the SIMT kernels, after the tensor-core forward: they
+ * cannot take its row statistics and recompute them).
  */
 // The oracle and baseline of `flashattn conformance` (f32: the naive accumulating in f32 with one rounding per add).
 const oracle = referenceOracle;
@@ -26,7 +26,9 @@ const skipWhy = !avail.available ? avail.reason
   : engine!.ctx.subgroupMinSize < 8 ? `subgroups of ${engine!.ctx.subgroupMinSize} (the kernel's shuffles need 8 lanes)` : undefined;
 if (skipWhy) console.warn(`tensor-core emulation tests skipped: ${skipWhy}`);
 if (engine && !skipWhy) {
-  Object.assign(engine.ctx as GpuContext & { tensorCores: boolean; subgroupMinSize: number }, { tensorCores: true, subgroupMinSize: 32 });
+  // The tensor-core forward on (its 32-lane needs emulated); every other kernel keeps the adapter's real subgroups.
+  Object.assign(engine.ctx as GpuContext & { tensorCores: boolean }, { tensorCores: true });
+  engine.tcSubgroups = () => true;
   engine.wgslTransform = emulateSubgroupMatrices;
 }
 afterAll(async () => {
@@ -58,6 +60,8 @@ describe.skipIf(skipWhy !== undefined)('the tensor-core forward, subgroup matric
     { batch: 1, seqlenQ: 20, seqlenK: 10, nheadsQ: 1, nheadsKV: 1, headDim: 64, dtype: 'f32', causal: true },
     // one query row, a left window
     { batch: 2, seqlenQ: 1, seqlenK: 90, nheadsQ: 3, nheadsKV: 3, headDim: 64, dtype: 'f32', window: [5, 0] },
+    // the backward after the tensor-core forward (its SIMT kernels recompute the row statistics), GQA, causal
+    { batch: 2, seqlenQ: 40, seqlenK: 70, nheadsQ: 4, nheadsKV: 2, headDim: 64, dtype: 'f32', causal: true, backward: true },
     // d96 (three vec4s per lane in the split: not a power of two), f16 at BM 64, a window
     { batch: 2, seqlenQ: 70, seqlenK: 45, nheadsQ: 2, nheadsKV: 2, headDim: 96, headDimV: 32, dtype: 'f16', window: [20, 3] },
   ];
@@ -77,7 +81,8 @@ describe.skipIf(skipWhy !== undefined)('the tensor-core forward, subgroup matric
           scaleRows(c.q as Float32Array, p.nheadsQ * p.headDim, (r) => 4 ** ((r >> 3) % 3));
         }
         const [r] = await crossCheck(c, [backend], oracle);
-        expect(engine!.lastKernels.join(','), 'the kernels run').toMatch(/fwdtc/);
+        // After a tensor-core forward the backward recomputes the row statistics (its own pass, `stats`).
+        expect(engine!.lastKernels.join(','), 'the kernels run').toMatch(spec.backward ? /(^|,)stats,(.*,)?dkv(,|$)/ : /fwdtc/);
         if (process.env.FLASHATTN_TC_EMU_TRIALS) console.log(`tc-emu ${caseLabel(spec)}${spreadOut ? ' spread' : ''} seed ${c.seed}: ${JSON.stringify(Object.fromEntries(Object.entries(r!.errors ?? {}).map(([k, e]) => [k, `${e.ratio.toFixed(2)} (of the bound ${(e.err / e.bound).toFixed(2)})`])))}`);
         expect(r!.status, `${caseLabel(spec)} seed ${c.seed}: ${r!.reason ?? ''}`).toBe('pass');
       }
