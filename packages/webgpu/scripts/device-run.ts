@@ -67,7 +67,7 @@ class Pool {
 }
 
 /**
- * f32 inputs with rows at spread magnitudes (tc-emulated.test.ts's): Q's by 1, 4 or 16 in runs of 8 (peaked softmax
+ * f32 inputs with rows at spread magnitudes (tc-emulated-suite.ts's): Q's by 1, 4 or 16 in runs of 8 (peaked softmax
  * rows beside flat ones), V's by 1, 8, 64 or 512 in runs of 16 (V's 32-row scale blocks differ).
  */
 function spreadRows(c: GeneratedCase): GeneratedCase {
@@ -81,7 +81,7 @@ function spreadRows(c: GeneratedCase): GeneratedCase {
 /**
  * `spread`: the forward with tensor cores on and off on spreadRows' inputs, SPREAD_TRIALS fresh seeds per shape, both
  * judged against the float64 oracle with both f32 baselines (f64-accumulating and f32-accumulating naive): on the real
- * tensor cores (truncating accumulation), where tc-emulated.test.ts sums exactly.
+ * tensor cores (truncating accumulation), where the emulation (tc-emulation.ts) rounds once per k-step to nearest.
  */
 async function spread(deadline: number) {
   const bTc = createWebGPUBackend({ tensorCores: true }), bSimt = createWebGPUBackend({ tensorCores: false });

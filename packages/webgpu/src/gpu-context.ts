@@ -68,7 +68,7 @@ export async function openContext(tc: TensorCoresMode = 'auto'): Promise<{ ctx: 
   const tcWhy = tensorCoresWhyNot(tc, adapter, useSubgroups, sgMin, sgMax, desc);
   if (tcWhy === undefined) features.push('chromium-experimental-subgroup-matrix' as GPUFeatureName);
   // shader-f16 wherever offered: the tensor-core path needs it, and its kernels' logic is tested without subgroup
-  // matrices on adapters that have it (test/tc-emulated.test.ts); the other kernels do not use it.
+  // matrices on adapters that have it (test/tc-emulated-suite.ts); the other kernels do not use it.
   if (adapter.features.has('shader-f16')) features.push('shader-f16');
   let device: GPUDevice;
   try {

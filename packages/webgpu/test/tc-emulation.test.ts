@@ -4,7 +4,7 @@ import { SM_MMA_WGSL } from './tc-emulation.js';
 
 /**
  * The emulated subgroup-matrix multiply-accumulate (tc-emulation.ts) on this adapter: one rounding per k-step, as
- * tensor cores sum a step's products with the accumulator, not 16 FMA roundings (which made tc-emulated.test.ts's
+ * tensor cores sum a step's products with the accumulator, not 16 FMA roundings (which made the emulated forward's (tc-emulated-suite.ts)
  * error ratios larger than the hardware's). Two inputs: 16 products of 2^-25 onto 1, which one rounding takes to
  * 1 + 2^-21 and 16 FMAs leave at 1; and f16 normals with an f32 accumulator, against the float64 sum rounded once.
  */

@@ -1,0 +1,73 @@
+// First: sets lavapipe's vector width to 256 bits (8-lane subgroups) before Dawn loads (see split-test-gpu.ts).
+import './split-test-gpu.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { caseLabel, crossCheck, generateCase, makeProblem, type CaseSpec } from '@flashattn/core';
+import { referenceOracle } from '@flashattn/reference';
+import { createWebGPUBackend } from '../src/index.js';
+import type { GpuContext } from '../src/gpu-context.js';
+import { emulateSubgroupMatrices } from './tc-emulation.js';
+
+/**
+ * The tensor-core forward (wgsl-forward-tcpv.ts, opt-in) on this adapter with its subgroup
+ * matrices emulated (tc-emulation.ts): its logic against the float64 oracle under the conformance criterion, in CI,
+ * where no adapter has subgroup matrices. lavapipe's 32 KiB of workgroup memory take its 32-row tiles at d64 and at
+ * d128 with headDimV 64 (64 rows with 16-bit inputs and headDimV 32, d64 or d96); the H100 runs 64-row ones at d128
+ * (the same generator). headDimV 128 does not fit. Five kernels (f32 d64 and d128; f16 d64 with softcap and d96; bf16
+ * with headDimV 32) and a backward's four, compiled cold in several minutes under CI's settings (8-lane subgroups
+ * asked for, as split-test-gpu.ts does). One case runs the backward too (the SIMT kernels, after the tensor-core forward: they
+ * cannot take its row statistics and recompute them).
+ */
+// The oracle and baseline of `flashattn conformance` (f32: the naive accumulating in f32 with one rounding per add).
+const oracle = referenceOracle;
+const backend = createWebGPUBackend();
+const avail = await backend.probe();
+const engine = avail.available ? await backend.engine() : undefined;
+const skipWhy = !avail.available ? avail.reason
+  : engine!.ctx.subgroupMinSize < 8 ? `subgroups of ${engine!.ctx.subgroupMinSize} (the kernel's shuffles need 8 lanes)` : undefined;
+if (skipWhy) console.warn(`tensor-core emulation tests skipped: ${skipWhy}`);
+if (engine && !skipWhy) {
+  // The tensor-core forward on (its 32-lane needs emulated); every other kernel keeps the adapter's real subgroups.
+  Object.assign(engine.ctx as GpuContext & { tensorCores: boolean }, { tensorCores: true });
+  engine.tcSubgroups = () => true;
+  engine.wgslTransform = emulateSubgroupMatrices;
+}
+const T = 600_000;
+
+/**
+ * The suite over `spread` (f32 inputs with V's rows at different magnitudes, by 1, 8, 64 or 512 in runs of 16, so V's
+ * 32-row scale blocks differ and a tile that mixes two blocks shows, and Q's by 1, 4 or 16 in runs of 8: peaked
+ * softmax rows beside flat ones, where S's error shows) and `cases` (as drawn). Session 11, 12 fresh draws of every
+ * case: at most 0.62 of the bound (with 16 FMA roundings per k-step in the emulated MMA instead of one, and the
+ * looser f32-naive.ts baseline, 2 of 36 spread draws had failed). Two test files share the cases so that vitest's
+ * two workers share the compiling.
+ */
+export function tcEmulatedSuite(spread: CaseSpec[], cases: CaseSpec[]): void {
+  afterAll(async () => {
+    await backend.dispose();
+  });
+  describe.skipIf(skipWhy !== undefined)('the tensor-core forward, subgroup matrices emulated, against the float64 oracle', () => {
+    const scaleRows = (x: Float32Array, rowElems: number, factor: (r: number) => number) => {
+      for (let i = 0; i < x.length; i++) x[i] = x[i]! * factor(Math.floor(i / rowElems));
+    };
+    for (const [spec, spreadOut] of [...spread.map((s) => [s, true] as const), ...cases.map((s) => [s, false] as const)]) {
+      it(`${caseLabel(spec)}${spreadOut ? ', rows at spread magnitudes' : ''}`, async () => {
+        const plan = engine!.forwardPlan(makeProblem({ ...spec, returnLse: true }));
+        expect(Array.isArray(plan) ? plan : plan.tc, 'the tensor-core forward with P·V on the tensor cores').toMatchObject({ pv: 'mma' });
+        // FLASHATTN_TC_EMU_TRIALS=n: n fresh draws per case, each ratio logged (the compile dominates: about 100 s for all)
+        for (let trial = 0; trial < Number(process.env.FLASHATTN_TC_EMU_TRIALS ?? 1); trial++) {
+          const c = generateCase(spec);
+          if (spreadOut) {
+            const p = c.problem;
+            scaleRows(c.v as Float32Array, p.nheadsKV * p.headDimV, (r) => 8 ** ((r >> 4) % 4));
+            scaleRows(c.q as Float32Array, p.nheadsQ * p.headDim, (r) => 4 ** ((r >> 3) % 3));
+          }
+          const [r] = await crossCheck(c, [backend], oracle);
+          // After a tensor-core forward the backward recomputes the row statistics (its own pass, `stats`).
+          expect(engine!.lastKernels.join(','), 'the kernels run').toMatch(spec.backward ? /(^|,)stats,(.*,)?dkv(,|$)/ : /fwdtc/);
+          if (process.env.FLASHATTN_TC_EMU_TRIALS) console.log(`tc-emu ${caseLabel(spec)}${spreadOut ? ' spread' : ''} seed ${c.seed}: ${JSON.stringify(Object.fromEntries(Object.entries(r!.errors ?? {}).map(([k, e]) => [k, `${e.ratio.toFixed(2)} (of the bound ${(e.err / e.bound).toFixed(2)})`])))}`);
+          expect(r!.status, `${caseLabel(spec)} seed ${c.seed}: ${r!.reason ?? ''}`).toBe('pass');
+        }
+      }, T);
+    }
+  });
+}
