@@ -53,7 +53,7 @@ export function tcEmulatedSuite(spread: CaseSpec[], cases: CaseSpec[]): void {
       it(`${caseLabel(spec)}${spreadOut ? ', rows at spread magnitudes' : ''}`, async () => {
         const plan = engine!.forwardPlan(makeProblem({ ...spec, returnLse: true }));
         expect(Array.isArray(plan) ? plan : plan.tc, 'the tensor-core forward with P·V on the tensor cores').toMatchObject({ pv: 'mma' });
-        // FLASHATTN_TC_EMU_TRIALS=n: n fresh draws per case, each ratio logged (the compile dominates: about 100 s for all)
+        // FLASHATTN_TC_EMU_TRIALS=n: n fresh draws per case, each ratio logged (the cold compiles dominate, not the draws)
         for (let trial = 0; trial < Number(process.env.FLASHATTN_TC_EMU_TRIALS ?? 1); trial++) {
           const c = generateCase(spec);
           if (spreadOut) {
