@@ -62,6 +62,9 @@ export function quickCases(): CaseSpec[] {
   cases.push({ ...q(64, 2, 'f16', false, { heads: 'gqa', varlen: true }), headDimV: 128 });
   cases.push({ ...q(32, 3, 'bf16', false, { heads: 'mha' }), scale: 0.5 });
   cases.push({ ...q(64, 5, 'f32', false, { heads: 'mha', window: 'both' }, true, 1), window: [0, 0] }); // rows i < 256 see no key
+  // Rows at spread magnitudes (CaseSpec.spread): where S or P·V keeps fewer bits than the dtype, randn can hide it.
+  cases.push({ ...q(64, 0, 'f32', true, { heads: 'gqa' }), spread: true });
+  cases.push({ ...q(128, 1, 'bf16', false, { heads: 'mha', varlen: true }, false), spread: true });
   return cases;
 }
 

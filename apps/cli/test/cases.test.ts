@@ -13,6 +13,7 @@ function features(c: CaseSpec): string[] {
   else if (c.nheadsKV < c.nheadsQ) f.push('gqa');
   if (c.headDimV !== undefined && c.headDimV !== c.headDim) f.push('headDimV');
   if (c.scale !== undefined) f.push('scale');
+  if (c.spread) f.push('spread');
   return f;
 }
 
@@ -23,7 +24,7 @@ describe('built-in case matrix', () => {
     const q = quickCases();
     expect(new Set(q.map((c) => c.headDim))).toEqual(new Set(HEAD_DIMS));
     const seen = new Set(q.flatMap(features));
-    for (const f of [...ALL, 'scale']) expect(seen.has(f), f).toBe(true);
+    for (const f of [...ALL, 'scale', 'spread']) expect(seen.has(f), f).toBe(true);
     // forward-only cases too, so a backend without backward is still checked
     expect(q.some((c) => !c.backward)).toBe(true);
     // rows that see no key: causal with seqlenQ > seqlenK, and an empty window

@@ -22,13 +22,19 @@ export interface CaseSpec {
   varlen?: boolean;
   /** Check dq, dk, dv too. */
   backward?: boolean;
+  /**
+   * Rows at spread magnitudes: Q's scaled by 1, 4 or 16 in runs of 8 rows (peaked softmax rows beside flat ones),
+   * V's by 1, 8, 64 or 512 in runs of 16 (so 32-row blocks differ). Where a kernel keeps fewer bits than the dtype in
+   * S or P·V, or scales a block by the wrong maximum, these inputs show it; plain randn can hide it.
+   */
+  spread?: boolean;
   /** Fixes the inputs; a fresh one is drawn when absent. */
   seed?: number;
 }
 
 const CASE_FIELDS = new Set([
   'batch', 'seqlenQ', 'seqlenK', 'nheadsQ', 'nheadsKV', 'headDim', 'headDimV', 'dtype',
-  'causal', 'window', 'softcap', 'scale', 'varlen', 'backward', 'seed',
+  'causal', 'window', 'softcap', 'scale', 'varlen', 'backward', 'spread', 'seed',
 ]);
 
 /** Check a parsed JSON case (field `where` prefixes error names, e.g. "cases[3]"). */
@@ -38,7 +44,7 @@ export function parseCase(x: unknown, where = 'case'): CaseSpec {
   const c = x as Record<string, unknown>;
   for (const k of ['batch', 'seqlenQ', 'seqlenK', 'nheadsQ', 'nheadsKV', 'headDim', 'dtype'])
     if (c[k] === undefined) throw new ValidationError(`${where}.${k}`, 'present (required field)', undefined);
-  for (const k of ['varlen', 'backward', 'causal'])
+  for (const k of ['varlen', 'backward', 'causal', 'spread'])
     if (c[k] !== undefined && typeof c[k] !== 'boolean') throw new ValidationError(`${where}.${k}`, 'a boolean', c[k]);
   if (c.seed !== undefined && (!Number.isInteger(c.seed) || (c.seed as number) < 0))
     throw new ValidationError(`${where}.seed`, 'a non-negative integer', c.seed);
@@ -56,9 +62,11 @@ export interface GeneratedCase {
   readonly dout?: HostArray;
 }
 
-function randn(rng: Rng, dtype: DType, n: number): HostArray {
+/** n standard normals rounded to dtype; with `rows`, the values of row r (rowElems each) times factor(r) first. */
+function randn(rng: Rng, dtype: DType, n: number, rows?: { rowElems: number; factor: (r: number) => number }): HostArray {
   const a = new Float64Array(n);
   for (let i = 0; i < n; i++) a[i] = rng.normal();
+  if (rows) for (let i = 0; i < n; i++) a[i] = a[i]! * rows.factor(Math.floor(i / rows.rowElems));
   return fromFloat(dtype, a);
 }
 
@@ -86,9 +94,10 @@ export function generateCase(spec: CaseSpec): GeneratedCase {
   }
   const problem = makeProblem(ps);
   const n = tensorSizes(problem);
-  const q = randn(rng, problem.dtype, n.q);
+  const sp = spec.spread === true;
+  const q = randn(rng, problem.dtype, n.q, sp ? { rowElems: problem.nheadsQ * problem.headDim, factor: (r) => 4 ** ((r >> 3) % 3) } : undefined);
   const k = randn(rng, problem.dtype, n.k);
-  const v = randn(rng, problem.dtype, n.v);
+  const v = randn(rng, problem.dtype, n.v, sp ? { rowElems: problem.nheadsKV * problem.headDimV, factor: (r) => 8 ** ((r >> 4) % 4) } : undefined);
   const dout = spec.backward ? randn(rng, problem.dtype, n.out) : undefined;
   return { spec, seed, problem, q, k, v, dout };
 }
@@ -103,6 +112,7 @@ export function caseLabel(c: CaseSpec): string {
   if (c.window) parts.push(`win${c.window[0]},${c.window[1]}`);
   if (c.softcap) parts.push(`cap${c.softcap}`);
   if (c.varlen) parts.push('varlen');
+  if (c.spread) parts.push('spread');
   if (c.backward) parts.push('bwd');
   return parts.join(' ');
 }

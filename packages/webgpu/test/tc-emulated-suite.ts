@@ -34,9 +34,9 @@ if (engine && !skipWhy) {
 const T = 600_000;
 
 /**
- * The suite over `spread` (f32 inputs with V's rows at different magnitudes, by 1, 8, 64 or 512 in runs of 16, so V's
- * 32-row scale blocks differ and a tile that mixes two blocks shows, and Q's by 1, 4 or 16 in runs of 8: peaked
- * softmax rows beside flat ones, where S's error shows) and `cases` (as drawn). Session 11, 12 fresh draws of every
+ * The suite over `spread` (drawn with core's CaseSpec.spread: V's rows at magnitudes 1, 8, 64 or 512 in runs of 16,
+ * so V's 32-row scale blocks differ and a tile that mixes two blocks shows, and Q's by 1, 4 or 16 in runs of 8:
+ * peaked softmax rows beside flat ones, where S's error shows) and `cases` (plain randn). Session 11, 12 fresh draws of every
  * case: at most 0.62 of the bound (with 16 FMA roundings per k-step in the emulated MMA instead of one, and the
  * looser f32-naive.ts baseline, 2 of 36 spread draws had failed). Two test files share the cases so that vitest's
  * two workers share the compiling.
@@ -46,25 +46,17 @@ export function tcEmulatedSuite(spread: CaseSpec[], cases: CaseSpec[]): void {
     await backend.dispose();
   });
   describe.skipIf(skipWhy !== undefined)('the tensor-core forward, subgroup matrices emulated, against the float64 oracle', () => {
-    const scaleRows = (x: Float32Array, rowElems: number, factor: (r: number) => number) => {
-      for (let i = 0; i < x.length; i++) x[i] = x[i]! * factor(Math.floor(i / rowElems));
-    };
-    for (const [spec, spreadOut] of [...spread.map((s) => [s, true] as const), ...cases.map((s) => [s, false] as const)]) {
-      it(`${caseLabel(spec)}${spreadOut ? ', rows at spread magnitudes' : ''}`, async () => {
+    for (const spec of [...spread.map((s) => ({ ...s, spread: true })), ...cases]) {
+      it(caseLabel(spec), async () => {
         const plan = engine!.forwardPlan(makeProblem({ ...spec, returnLse: true }));
         expect(Array.isArray(plan) ? plan : plan.tc, 'the tensor-core forward with P·V on the tensor cores').toMatchObject({ pv: 'mma' });
         // FLASHATTN_TC_EMU_TRIALS=n: n fresh draws per case, each ratio logged (the cold compiles dominate, not the draws)
         for (let trial = 0; trial < Number(process.env.FLASHATTN_TC_EMU_TRIALS ?? 1); trial++) {
-          const c = generateCase(spec);
-          if (spreadOut) {
-            const p = c.problem;
-            scaleRows(c.v as Float32Array, p.nheadsKV * p.headDimV, (r) => 8 ** ((r >> 4) % 4));
-            scaleRows(c.q as Float32Array, p.nheadsQ * p.headDim, (r) => 4 ** ((r >> 3) % 3));
-          }
+          const c = generateCase(spec); // spread: core's rows at spread magnitudes (CaseSpec.spread)
           const [r] = await crossCheck(c, [backend], oracle);
           // After a tensor-core forward the backward recomputes the row statistics (its own pass, `stats`).
           expect(engine!.lastKernels.join(','), 'the kernels run').toMatch(spec.backward ? /(^|,)stats,(.*,)?dkv(,|$)/ : /fwdtc/);
-          if (process.env.FLASHATTN_TC_EMU_TRIALS) console.log(`tc-emu ${caseLabel(spec)}${spreadOut ? ' spread' : ''} seed ${c.seed}: ${JSON.stringify(Object.fromEntries(Object.entries(r!.errors ?? {}).map(([k, e]) => [k, `${e.ratio.toFixed(2)} (of the bound ${(e.err / e.bound).toFixed(2)})`])))}`);
+          if (process.env.FLASHATTN_TC_EMU_TRIALS) console.log(`tc-emu ${caseLabel(spec)} seed ${c.seed}: ${JSON.stringify(Object.fromEntries(Object.entries(r!.errors ?? {}).map(([k, e]) => [k, `${e.ratio.toFixed(2)} (of the bound ${(e.err / e.bound).toFixed(2)})`])))}`);
           expect(r!.status, `${caseLabel(spec)} seed ${c.seed}: ${r!.reason ?? ''}`).toBe('pass');
         }
       }, T);
