@@ -20,8 +20,8 @@ export interface WebGPUBackendOptions {
   /**
    * The tensor-core forward (f16 subgroup matrices, f32 through hi/lo splits): false (the default; also
    * FLASHATTN_WEBGPU_TENSOR_CORES unset or '0') never, 'auto' on NVIDIA adapters that have the features, true wherever
-   * the adapter has them. Opt-in until its accuracy on spread inputs is measured on real tensor cores (tensorCoresMode). The
-   * backward is the SIMT one either way; after a tensor-core forward it recomputes the row statistics (H100 4k f32:
+   * the adapter has them. Opt-in until its accuracy on spread inputs is measured on real tensor cores
+   * (tensorCoresMode). The backward is the SIMT one either way; after a tensor-core forward it recomputes the row statistics (H100 4k f32:
    * forward 1.6-1.8x faster, forward+backward 3-7% slower).
    */
   readonly tensorCores?: boolean | 'auto';

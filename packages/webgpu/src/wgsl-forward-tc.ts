@@ -264,7 +264,8 @@ ${queryTilePrologue(BM)}
 /**
  * Code of the hi/lo split of one row held by 8 lanes (this lane: C4 vec4 xs0..): the row's largest |x| over the lanes,
  * its scale 2^(14 - ceil(log2 max)) from the exponent bits, hi = the scaled value rounded to f16's 10 mantissa bits
- * (roundF16: exact in f16), lo = the rest (within half an f16 ulp of hi, rounded to f16); `put(c, yh, yl)` writes vec4 c; `inv` gets 1/scale on lane 0 of the 8.
+ * (roundF16: exact in f16), lo = the rest (within half an f16 ulp of hi, rounded to f16); `put(c, yh, yl)` writes
+ * vec4 c; `inv` gets 1/scale on lane 0 of the 8.
  */
 export function splitRowCode(c4: number, put: (c: number, yh: string, yl: string) => string, inv: string): string {
   return `{

@@ -14,8 +14,8 @@ import { emulateSubgroupMatrices } from './tc-emulation.js';
  * d128 with headDimV 64 (64 rows with 16-bit inputs and headDimV 32, d64 or d96); the H100 runs 64-row ones at d128
  * (the same generator). headDimV 128 does not fit. Five kernels (f32 d64 and d128; f16 d64 with softcap and d96; bf16
  * with headDimV 32) and a backward's four, compiled cold in several minutes under CI's settings (8-lane subgroups
- * asked for, as split-test-gpu.ts does). One case runs the backward too (the SIMT kernels, after the tensor-core forward: they
- * cannot take its row statistics and recompute them).
+ * asked for, as split-test-gpu.ts does). One case runs the backward too (the SIMT kernels, after the tensor-core
+ * forward: they cannot take its row statistics and recompute them).
  */
 // The oracle and baseline of `flashattn conformance` (f32: the naive accumulating in f32 with one rounding per add).
 const oracle = referenceOracle;

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { roundTo } from '@flashattn/core';
 import { bitsOf, normals, openDevice } from './split-test-gpu.js';
 import { SM_MMA_WGSL } from './tc-emulation.js';
 
@@ -51,15 +52,6 @@ async function mma(dev: GPUDevice, a: Float32Array, b: Float32Array, c: Float32A
   return r;
 }
 
-/** x rounded to f16 (to nearest even; normals of moderate size only), as a number. */
-function toF16(x: number): number {
-  if (x === 0) return 0;
-  const e = Math.floor(Math.log2(Math.abs(x)));
-  const q = 2 ** (e - 10);
-  const m = x / q, r = Math.round(m);
-  return (Math.abs(m - Math.trunc(m)) === 0.5 ? 2 * Math.round(m / 2) : r) * q;
-}
-
 describe.skipIf(!g)('the emulated subgroup-matrix multiply-accumulate', () => {
   it('rounds once per k-step: 1 + sixteen products of 2^-25 gives 1 + 2^-21', async () => {
     const a = new Float32Array(256).fill(2 ** -13), b = new Float32Array(256).fill(2 ** -12), c = new Float32Array(256).fill(1);
@@ -70,12 +62,12 @@ describe.skipIf(!g)('the emulated subgroup-matrix multiply-accumulate', () => {
   it('f16 normals with an f32 accumulator: the float64 sum rounded once, element for element', async () => {
     const seed = ((Date.now() >>> 0) ^ 0x9e3779b9) >>> 0;
     const n = normals(768, seed);
-    const a = n.subarray(0, 256).map(toF16), b = n.subarray(256, 512).map(toF16);
+    const a = n.subarray(0, 256).map((x) => roundTo('f16', x)), b = n.subarray(256, 512).map((x) => roundTo('f16', x));
     const c = n.subarray(512).map((x) => Math.fround(x * 8));
     const r = await mma(g!.device, a, b, c);
     const bad: string[] = [];
     for (let i = 0; i < 16; i++) for (let j = 0; j < 16; j++) {
-      // Exact in float64: 16 products of 11-bit significands (22 bits each) and an f32, all within 2^±40.
+      // Nearly exact in float64: 16 products of f16 values (at most 22 significant bits each) and an f32.
       let s = c[i * 16 + j]!;
       for (let k = 0; k < 16; k++) s += a[i * 16 + k]! * b[k * 16 + j]!;
       const want = Math.fround(s), got = r[i * 16 + j]!;
