@@ -215,7 +215,10 @@ export async function bench(f: Flags): Promise<number> {
     for (const d of headDims)
       for (const s of seqlens) {
         const { batch, heads } = shape(s, d);
-        const p = makeProblem({ batch, seqlenQ: s, seqlenK: s, nheadsQ: heads, headDim: d, dtype, causal, returnLse: true });
+        // fwd times the inference forward (no LSE), fwd+bwd the training step (the forward returns the LSE the
+        // backward needs); the torch peer does the same (no_grad for fwd).
+        const problem = (mode: BenchMode) => makeProblem({ batch, seqlenQ: s, seqlenK: s, nheadsQ: heads, headDim: d, dtype, causal, returnLse: mode === 'fwd+bwd' });
+        const p = problem('fwd+bwd');
         const n = tensorSizes(p);
         let x: { q: HostArray; k: HostArray; v: HostArray; dout: HostArray } | undefined;
         for (const b of backends) {
@@ -233,7 +236,8 @@ export async function bench(f: Flags): Promise<number> {
             }
             x ??= { q: randn(n.q, dtype, rng), k: randn(n.k, dtype, rng), v: randn(n.v, dtype, rng), dout: randn(n.out, dtype, rng) };
             try {
-              const r = b.device ? await timeDevice(b, p, x, mode, reps, { n: warm, ms: warmMs }) : await timeHost(b, p, x, mode, reps, { n: warm, ms: warmMs });
+              const pm = problem(mode);
+              const r = b.device ? await timeDevice(b, pm, x, mode, reps, { n: warm, ms: warmMs }) : await timeHost(b, pm, x, mode, reps, { n: warm, ms: warmMs });
               Object.assign(row, r, { path: b.device ? 'device tensors' : 'host arrays' });
               row.tflops = (FLOP_FACTOR[mode] * forwardFlops(p)) / (row.ms! * 1e-3) / 1e12;
             } catch (e) {

@@ -169,7 +169,8 @@ async function warmUp(call: () => Promise<void>) {
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
 async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: boolean; dtype: 'f32' | 'f16' }, iters: number, withBwd: boolean) {
-  const p = makeProblem({ batch: Math.max(1, 16384 / spec.s), seqlenQ: spec.s, seqlenK: spec.s, nheadsQ: 2048 / spec.d, headDim: spec.d, dtype: spec.dtype, causal: spec.causal, returnLse: true });
+  const shape = { batch: Math.max(1, 16384 / spec.s), seqlenQ: spec.s, seqlenK: spec.s, nheadsQ: 2048 / spec.d, headDim: spec.d, dtype: spec.dtype, causal: spec.causal };
+  const p = makeProblem({ ...shape, returnLse: true }), pInf = makeProblem({ ...shape, returnLse: false });
   const n = tensorSizes(p);
   const rnd = (len: number) => {
     if (spec.dtype === 'f32') { const a = new Float32Array(len); for (let i = 0; i < len; i++) a[i] = Math.random() * 2 - 1; return a; }
@@ -184,7 +185,7 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
   const addK = (to: Record<string, number[]>) => e.lastKernelMs.forEach((ms, i) => (to[`${i}:${e.lastKernels[i]}`] ??= []).push(ms));
   const q = await ops.upload(rnd(n.q), spec.dtype), k = await ops.upload(rnd(n.k), spec.dtype), v = await ops.upload(rnd(n.v), spec.dtype);
   const dout = withBwd ? await ops.upload(rnd(n.out), spec.dtype) : undefined;
-  const fw: number[] = [], bw: number[] = [], wall: number[] = [];
+  const fw: number[] = [], bw: number[] = [], wall: number[] = [], fi: number[] = [];
   try {
     await warmUp(async () => {
       const r = await ops.forwardDevice(p, q, k, v);
@@ -207,6 +208,12 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
       r.out.dispose(); r.lse?.dispose();
       if (it > 0) { fw.push(tf); bw.push(tb); wall.push(tw); }
     }
+    // The inference forward (no LSE): under tensor cores' 'auto' it is the one that takes them for f32 inputs.
+    for (let it = 0; withBwd && it < iters + 1; it++) {
+      const r = await ops.forwardDevice(pInf, q, k, v);
+      if (it > 0) fi.push(e.lastGpuMs ?? NaN);
+      r.out.dispose();
+    }
   } finally {
     for (const t of [q, k, v, dout]) t?.dispose();
     e.profile = false;
@@ -215,7 +222,7 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
   const medK = (x: Record<string, number[]>) => (Object.keys(x).length ? Object.fromEntries(Object.entries(x).map(([n, a]) => [n, med(a)])) : undefined);
   return {
     ...spec, batch: p.batch, heads: p.nheadsQ, fwdKernelMs: medK(kf), bwdKernelMs: medK(kb), bwdStats: dout ? (process.env.BWD_STATS ?? 'saved') : undefined, fwdMs: med(fw), bwdMs: withBwd ? med(bw) : undefined, wallMs: med(wall), fwdAllMs: fw, bwdAllMs: withBwd ? bw : undefined,
-    fwdTflops: flops / (med(fw) * 1e9), fwdBwdTflops: withBwd ? (3.5 * flops) / ((med(fw) + med(bw)) * 1e9) : undefined,
+    fwdTflops: flops / (med(fw) * 1e9), ...(fi.length ? { fwdNoLseMs: med(fi), fwdNoLseTflops: flops / (med(fi) * 1e9) } : {}), fwdBwdTflops: withBwd ? (3.5 * flops) / ((med(fw) + med(bw)) * 1e9) : undefined,
   };
 }
 

@@ -1,7 +1,7 @@
 # The yardstick on the same machine: PyTorch f32 SDPA (memory-efficient backend), flash-attn's benchmark
 # shapes (batch = 16384 / seqlen, heads = 2048 / headdim), forward and forward+backward, FLOPs as core's
-# forwardFlops (4 b h s^2 d, halved when causal; fwd+bwd 3.5x). Median of CUDA-event times. One JSON line per point.
-import json, sys
+# forwardFlops (4 b h s^2 d, halved when causal; fwd+bwd 3.5x); fwd under no_grad, fwdLse with grad (LSE kept). Median of CUDA-event times. One JSON line per point.
+import contextlib, json, sys
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 import torch.nn.functional as F
@@ -17,21 +17,23 @@ for d in (64, 128):
             row = {"peer": "torch sdpa efficient f32", "torch": torch.__version__, "d": d, "s": s, "causal": causal}
             try:
                 with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
-                    for mode in ("fwd", "fwd+bwd"):
+                    for mode in ("fwd", "fwdLse", "fwd+bwd"):
                         ts = []
                         for it in range(5):
                             e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                             e0.record()
-                            o = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
                             if mode == "fwd+bwd":
-                                o.backward(g)
+                                F.scaled_dot_product_attention(q, k, v, is_causal=causal).backward(g)
+                            else:  # fwd: the inference forward (no_grad: no LSE kept); fwdLse: the training forward
+                                with torch.no_grad() if mode == "fwd" else contextlib.nullcontext():
+                                    F.scaled_dot_product_attention(q, k, v, is_causal=causal)
                             e1.record()
                             torch.cuda.synchronize()
                             if it > 0:
                                 ts.append(e0.elapsed_time(e1))
                         ms = sorted(ts)[len(ts) // 2]
                         row[mode + "Ms"] = ms
-                        row[mode + "Tflops"] = (flops if mode == "fwd" else 3.5 * flops) / (ms * 1e9)
+                        row[mode + "Tflops"] = (3.5 * flops if mode == "fwd+bwd" else flops) / (ms * 1e9)
             except Exception as e:  # noqa: BLE001
                 row["error"] = str(e)
             print(json.dumps(row), flush=True)

@@ -18,11 +18,12 @@ export interface WebGPUBackendOptions {
    */
   readonly poolMB?: number;
   /**
-   * The tensor-core forward (f16 subgroup matrices, f32 through hi/lo splits): false (the default; also
-   * FLASHATTN_WEBGPU_TENSOR_CORES unset or '0') never, 'auto' on NVIDIA adapters that have the features, true wherever
-   * the adapter has them. Opt-in until its accuracy on spread inputs is measured on real tensor cores
-   * (tensorCoresMode). The backward is the SIMT one either way; after a tensor-core forward it recomputes the row statistics (H100 4k f32:
-   * forward 1.6-1.8x faster, forward+backward 3-7% slower).
+   * The tensor-core forward (f16 subgroup matrices, f32 through hi/lo splits): 'auto' (the default; also
+   * FLASHATTN_WEBGPU_TENSOR_CORES unset or 'auto') on NVIDIA adapters that have the features, except f32 forwards
+   * that return the LSE; true wherever the adapter has them, for every forward; false never (also '0').
+   * The backward is the SIMT one either way. After a tensor-core f32 forward it recomputes the row statistics, which
+   * the SIMT forward would have saved for it: that costs more than the tensor cores save (H100 4k f32 forward+backward
+   * 3-7% slower; forward alone 1.6-1.8x faster), hence 'auto''s exception (tensorCoresMode).
    */
   readonly tensorCores?: boolean | 'auto';
 }
@@ -96,7 +97,7 @@ export class WebGPUBackend implements Backend {
     return {
       available: true,
       device: c.description,
-      details: { ...c.limits, subgroups: c.subgroupMinSize > 0 ? `min size ${c.subgroupMinSize}` : 'none', timestampQuery: c.timestamps, tensorCores: c.tensorCores ? 'f16 subgroup matrices (tensor-core forward)' : `off: ${c.tensorCoresReason}` },
+      details: { ...c.limits, subgroups: c.subgroupMinSize > 0 ? `min size ${c.subgroupMinSize}` : 'none', timestampQuery: c.timestamps, tensorCores: c.tensorCores ? `f16 subgroup matrices (tensor-core forward${c.tensorCoresAuto ? '; auto: not for f32 forwards that return the LSE' : ''})` : `off: ${c.tensorCoresReason}` },
     };
   }
 

@@ -114,6 +114,9 @@ export class Engine {
     const g = forwardLayout({ d: p.headDim, dv: p.headDimV }, tiles).g;
     const base = { tiles, subgroups: this.ctx.subgroupMinSize >= g, chunks };
     if (!this.ctx.tensorCores) return base;
+    // 'auto': the forward before an f32 backward stays SIMT, so that its saved row statistics spare the backward's
+    // stats pass (a tensor-core forward's S is rounded unlike the backward's; see tensorCoresMode).
+    if (this.ctx.tensorCoresAuto && p.dtype === 'f32' && p.returnLse) return base;
     const ablate = forwardAblation(); // timing only (scripts/device-run.ts); unset in any other use
     const ab = ablate?.startsWith('tc') ? { ablate: ablate as TcAblation } : {};
     const fits = (bm: number) => Math.ceil(p.seqlenQ / bm) <= l.maxComputeWorkgroupsPerDimension;

@@ -28,6 +28,11 @@ export interface GpuContext {
    * (Dawn's experimental chromium-experimental-subgroup-matrix; tensorCoresMode says when they are used).
    */
   readonly tensorCores: boolean;
+  /**
+   * Mode 'auto': f32 forwards that return the LSE stay on the SIMT kernel, whose row statistics the backward reuses
+   * (after a tensor-core forward it must recompute them, which costs more than the tensor cores save: tensorCoresMode).
+   */
+  readonly tensorCoresAuto?: boolean;
   /** Why tensorCores is false. */
   readonly tensorCoresReason?: string;
   readonly description: string;
@@ -87,7 +92,7 @@ export async function openContext(tc: TensorCoresMode = 'auto'): Promise<{ ctx: 
     minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
     minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
   };
-  const ctx: GpuContext = { device, keepAlive: [got.gpu, adapter], limits, subgroupMinSize: useSubgroups ? sgMin : 0, timestamps, tensorCores: tcWhy === undefined, ...(tcWhy ? { tensorCoresReason: tcWhy } : {}), description: desc };
+  const ctx: GpuContext = { device, keepAlive: [got.gpu, adapter], limits, subgroupMinSize: useSubgroups ? sgMin : 0, timestamps, tensorCores: tcWhy === undefined, tensorCoresAuto: tc === 'auto', ...(tcWhy ? { tensorCoresReason: tcWhy } : {}), description: desc };
   void device.lost.then((li) => {
     ctx.lost = `${li.reason}: ${li.message}`;
   });
@@ -105,11 +110,12 @@ export type TensorCoresMode = 'auto' | 'on' | 'off';
 
 /**
  * The tensor-core forward's mode: the backend option `tensorCores` (true, false, 'auto') where given, else
- * FLASHATTN_WEBGPU_TENSOR_CORES ('1' on, 'auto', '0' / unset / '' off). Off by default until its accuracy on inputs
- * with rows at spread magnitudes is measured on real tensor cores. Session 10's emulation exceeded the criterion there
- * in 2 of 20 draws. In session 11, with hi rounded and the emulation rounding once per k-step as tensor cores do, it
- * stayed at or below 0.55 of the bound in 45 draws (docs/tensor-core-path.md).
- * 'auto' uses it on NVIDIA adapters only, where it was measured and passed the full grid (H100, sessions 7-10).
+ * FLASHATTN_WEBGPU_TENSOR_CORES ('1' on, '0' off, 'auto' / unset / '' auto).
+ * 'auto' (the default since session 12) uses it on NVIDIA adapters only, where it was measured: on the H100 it passed
+ * the full grid (648/648, worst 0.76 of the bound, run 138) and stayed within 0.61 of the bound on f32 inputs with
+ * rows at spread magnitudes (48 draws, run 137). Under 'auto', f32 forwards that return the LSE (the forward before a
+ * backward) keep the SIMT kernel: its row statistics let the backward skip its stats pass, which after a tensor-core
+ * forward costs more than the tensor cores save (H100 d128 4k forward+backward: 13.9 against 14.4 TFLOP/s, run 135).
  * Anything else is a ValidationError naming the option or the variable (the backend's constructor asks first).
  */
 export function tensorCoresMode(opt?: unknown): TensorCoresMode {
@@ -118,14 +124,14 @@ export function tensorCoresMode(opt?: unknown): TensorCoresMode {
     throw new ValidationError('tensorCores', "true, false or 'auto'", opt);
   }
   const v = process_env('FLASHATTN_WEBGPU_TENSOR_CORES');
-  if (v === undefined || v === '' || v === '0') return 'off';
-  if (v === '1' || v === 'auto') return v === '1' ? 'on' : 'auto';
-  throw new ValidationError('FLASHATTN_WEBGPU_TENSOR_CORES', "'1' (tensor-core forward on), 'auto' (on NVIDIA adapters) or '0' / unset (off)", v);
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === '1' || v === '0') return v === '1' ? 'on' : 'off';
+  throw new ValidationError('FLASHATTN_WEBGPU_TENSOR_CORES', "'1' (tensor-core forward on), '0' (off) or 'auto' / unset (on NVIDIA adapters)", v);
 }
 
 /** Why the tensor-core forward is not used in this mode on this adapter (undefined: it is). */
 export function tensorCoresWhyNot(mode: TensorCoresMode, adapter: GPUAdapter, subgroups: boolean, sgMin: number, sgMax: number, desc: string): string | undefined {
-  if (mode === 'off') return 'off (the default; FLASHATTN_WEBGPU_TENSOR_CORES=1 or auto, or tensorCores: true or \'auto\', to use it)';
+  if (mode === 'off') return 'off (FLASHATTN_WEBGPU_TENSOR_CORES=0 or tensorCores: false)';
   const missing = tensorCoresMissing(adapter, subgroups, sgMin, sgMax);
   if (missing !== undefined || mode === 'on' || /nvidia/i.test(desc)) return missing;
   return `auto: on NVIDIA adapters only, where it was verified (this is ${desc}; FLASHATTN_WEBGPU_TENSOR_CORES=1 or tensorCores: true to try it)`;

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ValidationError } from '@flashattn/core';
+import { makeProblem, ValidationError, type Dtype } from '@flashattn/core';
 import { withDawnToggles } from '../src/acquire-gpu.js';
-import { tensorCoresMissing, tensorCoresWhyNot } from '../src/gpu-context.js';
+import { Engine } from '../src/engine.js';
+import { tensorCoresMissing, tensorCoresMode, tensorCoresWhyNot, type GpuContext } from '../src/gpu-context.js';
 import { forwardTcWGSL, tcDefaults, tcSmem, tcTiles } from '../src/wgsl-forward-tc.js';
 import { forwardTcPvWGSL, stagePlan, tcPvLayout } from '../src/wgsl-forward-tcpv.js';
 import { createWebGPUBackend } from '../src/index.js';
@@ -138,6 +139,34 @@ describe('tensor cores on this adapter', () => {
     expect((e as ValidationError).field).toBe('tensorCores');
   });
 
+  it("default to 'auto'; '1' and true are on, '0' and false off", () => {
+    vi.stubEnv('FLASHATTN_WEBGPU_TENSOR_CORES', undefined as unknown as string);
+    expect(tensorCoresMode()).toBe('auto');
+    for (const [v, m] of [['', 'auto'], ['auto', 'auto'], ['1', 'on'], ['0', 'off']] as const) {
+      vi.stubEnv('FLASHATTN_WEBGPU_TENSOR_CORES', v);
+      expect(tensorCoresMode(), v).toBe(m);
+    }
+    expect(tensorCoresMode(true)).toBe('on');
+    expect(tensorCoresMode(false)).toBe('off');
+  });
+
+  it("auto keeps f32 forwards that return the LSE on the SIMT kernel (its row statistics serve the backward); on takes them all", () => {
+    // An H100-like context (no device: planning only).
+    const ctx = (auto: boolean): GpuContext => ({
+      limits: { maxStorageBufferBindingSize: 2147483644, maxBufferSize: 2 ** 40, maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxComputeWorkgroupsPerDimension: 65535, minStorageBufferOffsetAlignment: 256, minUniformBufferOffsetAlignment: 256 },
+      subgroupMinSize: 32, timestamps: false, tensorCores: true, tensorCoresAuto: auto, description: 'nvidia hopper NVIDIA H100', device: undefined as unknown as GPUDevice,
+    });
+    const usesTc = (auto: boolean, dtype: Dtype, returnLse: boolean) => {
+      const plan = new Engine(ctx(auto)).forwardPlan(makeProblem({ batch: 1, seqlenQ: 256, seqlenK: 256, nheadsQ: 2, headDim: 64, dtype, returnLse }));
+      if (Array.isArray(plan)) throw new Error(plan.join('; '));
+      return plan.tc !== undefined;
+    };
+    expect(usesTc(true, 'f32', true)).toBe(false);
+    expect(usesTc(true, 'f32', false)).toBe(true);
+    expect(usesTc(true, 'bf16', true)).toBe(true); // half inputs: the backward needs no stats pass
+    expect(usesTc(false, 'f32', true)).toBe(true);
+  });
+
   it('need f16, f16 subgroup matrices and subgroups of exactly 32 (the kernel maps subgroups as t / 32)', () => {
     const adapter = (features: string[], configs: object[]) => ({ features: new Set(features), info: { subgroupMatrixConfigs: configs } }) as unknown as GPUAdapter;
     const all = ['shader-f16', 'chromium-experimental-subgroup-matrix'];
@@ -157,7 +186,7 @@ describe('tensor cores on this adapter', () => {
     expect(tensorCoresWhyNot('auto', adapter, true, 32, 32, nv)).toBeUndefined();
     expect(tensorCoresWhyNot('auto', adapter, true, 32, 32, other)).toMatch(/^auto: on NVIDIA adapters only.*Radeon/);
     expect(tensorCoresWhyNot('on', adapter, true, 32, 32, other)).toBeUndefined();
-    expect(tensorCoresWhyNot('off', adapter, true, 32, 32, nv)).toMatch(/^off \(the default/);
+    expect(tensorCoresWhyNot('off', adapter, true, 32, 32, nv)).toMatch(/^off \(FLASHATTN_WEBGPU_TENSOR_CORES=0/);
     expect(tensorCoresWhyNot('auto', bare, true, 32, 32, nv)).toMatch(/shader-f16/);
     expect(tensorCoresWhyNot('on', bare, true, 32, 32, other)).toMatch(/shader-f16/);
   });
@@ -173,7 +202,7 @@ describe('tensor cores on this adapter', () => {
     await be.dispose?.();
     const off = createWebGPUBackend({ tensorCores: false });
     const po = await off.probe();
-    if (po.available) expect(String((po.details as Record<string, unknown>).tensorCores)).toMatch(/^off: off \(the default/);
+    if (po.available) expect(String((po.details as Record<string, unknown>).tensorCores)).toMatch(/^off: off \(FLASHATTN_WEBGPU_TENSOR_CORES=0/);
     await off.dispose?.();
   });
 });
