@@ -208,7 +208,9 @@ async function timeIt(b: WebGPUBackend, spec: { s: number; d: number; causal: bo
       r.out.dispose(); r.lse?.dispose();
       if (it > 0) { fw.push(tf); bw.push(tb); wall.push(tw); }
     }
-    // The inference forward (no LSE): under tensor cores' 'auto' it is the one that takes them for f32 inputs.
+    // The inference forward (no LSE): under tensor cores' 'auto' it is the one that takes them for f32 inputs. Warmed
+    // up on its own: its first call compiles another pipeline, and the clock drops in that gap (run 139: d64 1k 7.5).
+    if (withBwd) await warmUp(async () => (await ops.forwardDevice(pInf, q, k, v)).out.dispose());
     for (let it = 0; withBwd && it < iters + 1; it++) {
       const r = await ops.forwardDevice(pInf, q, k, v);
       if (it > 0) fi.push(e.lastGpuMs ?? NaN);
