@@ -121,9 +121,11 @@ export class Engine {
     const ab = ablate?.startsWith('tc') ? { ablate: ablate as TcAblation } : {};
     const fits = (bm: number) => Math.ceil(p.seqlenQ / bm) <= l.maxComputeWorkgroupsPerDimension;
     const shape = { d: p.headDim, dv: p.headDimV, subgroups: this.tcSubgroups() };
-    const tc = tcTiles({ ...shape, half: p.dtype !== 'f32' }, l.maxComputeWorkgroupStorageSize, this.override?.tcBm, this.override?.tcOpts ?? tcDefaults(p.headDimV, this.ctx.description));
+    const opts = this.override?.tcOpts ?? tcDefaults(p.headDimV, this.ctx.description);
+    const direct = p.dtype === 'f16' && !opts.f16Split; // f16 inputs read as they are (TcTiles.direct)
+    const tc = tcTiles({ ...shape, half: p.dtype !== 'f32', direct }, l.maxComputeWorkgroupStorageSize, this.override?.tcBm, opts);
     if (typeof tc !== 'object' || !fits(tc.bm)) return base;
-    if (tc.pv !== 'mma') return { ...base, tc: { ...tc, ...ab } };
+    if (tc.pv !== 'mma' || tc.direct) return { ...base, tc: { ...tc, ...ab } };
     // P·V on the tensor cores reads K and V split per call into f16 planes (K: 2 per element, V: VP): the chunks
     // must bind those too, and the split kernels take 32 key rows per workgroup.
     const vp = tcPvLayout({ d: p.headDim, dv: p.headDimV, half: p.dtype !== 'f32' }, tc.bm).VP;
@@ -320,7 +322,7 @@ export class Engine {
           const rv = bindRange(tv, c, align, v.buffer.size);
           const ro = bindRange(to, c, align, acc.size);
           const params = { ...this.#baseParams(p, c), qShift: rq.shift, kShift: rk.shift, vShift: rv.shift, oShift: ro.shift, statsBase: statsOff / 4 };
-          const kv = tc?.pv === 'mma'
+          const kv = tc?.pv === 'mma' && !tc.direct
             ? this.#splitKV(rec, p, tc, c, { buffer: k.buffer, ...rk }, { buffer: v.buffer, ...rv }, track)
             : { k: { binding: 4, buffer: k.buffer, offset: rk.offset, size: rk.size }, v: { binding: 5, buffer: v.buffer, offset: rv.offset, size: rv.size }, extra: [], count: 0 };
           rec.add('main', pl, encodeParams({ ...params, count: kv.count }), [

@@ -54,7 +54,7 @@ export function checkTileOptions(ov: TileOverride, source: string): void {
   check('fwdOpts', { ...Object.fromEntries(FORWARD_BOOL_OPTIONS.map((k) => [k, bool])), unroll: steps });
   const bwd: [(v: unknown) => boolean, string] = [(v) => steps[0](v) || v === 'scores' || v === 'sums', `${steps[1]}, 'scores' or 'sums'`];
   check('bwdOpts', { dkvUnroll: bwd, dqUnroll: bwd });
-  check('tcOpts', { fold: bool, pvCols: [(v) => v === 1 || v === 2, '1 or 2'], pv: [(v) => v === 'fma' || v === 'mma', "'fma' or 'mma'"], exp2: [(v) => v === 'poly' || v === 'builtin', "'poly' or 'builtin'"] });
+  check('tcOpts', { fold: bool, pvCols: [(v) => v === 1 || v === 2, '1 or 2'], pv: [(v) => v === 'fma' || v === 'mma', "'fma' or 'mma'"], exp2: [(v) => v === 'poly' || v === 'builtin', "'poly' or 'builtin'"], f16Split: bool });
   const bms = ov.tcBm;
   if (bms !== undefined && !(Array.isArray(bms) && bms.length > 0 && bms.every((b) => b === 16 || b === 32 || b === 48 || b === 64)))
     throw new ValidationError(`${source}.tcBm`, 'a non-empty list of 16, 32, 48 or 64', bms);

@@ -33,6 +33,8 @@ export interface TcOptions {
   readonly pv?: 'fma' | 'mma';
   /** 'mma' only: P = exp2 by the f32 polynomial (exp2x, 'poly', the default) or the builtin ('builtin'). */
   readonly exp2?: 'poly' | 'builtin';
+  /** 'mma' with f16 inputs: split and scale K, V and P as for bf16 (true) instead of reading them as they are (TcTiles.direct). */
+  readonly f16Split?: boolean;
 }
 /**
  * Defaults (H100): pv 'mma' (session 9: with its staging loads at one add each, run 125, 4k: f32 d128 14.2 against
@@ -58,13 +60,19 @@ export interface TcTiles extends TcOptions {
    * is bit for bit the three-product sum (the two small products add exact zeros): one K plane, no Q lo matrices.
    */
   readonly half?: boolean;
+  /**
+   * f16 inputs with P·V on the tensor cores (wgsl-forward-tcpv.ts): K and V read as they are from the inputs, P as one
+   * f16 piece. They are f16 already, so no scale is needed (a product of f16 values is at most 2^32 and their sums
+   * stay far inside f32), and the f16 baseline rounds P to f16 too: no split kernels, one plane each.
+   */
+  readonly direct?: boolean;
   /** Timing only (scripts/device-run.ts through setForwardAblation; TC_ABLATIONS in wgsl-forward.ts). */
   readonly ablate?: TcAblation;
 }
 export const TC_BK = 32;
 
 /** The tensor-core forward's tile for a shape, or why it cannot take it. */
-export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: boolean }, smem: number, bms: readonly number[] = [64, 48, 32], opts: TcOptions = tcDefaults(s.dv)): TcTiles | string {
+export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: boolean; direct?: boolean }, smem: number, bms: readonly number[] = [64, 48, 32], opts: TcOptions = tcDefaults(s.dv)): TcTiles | string {
   const pvCols = opts.pvCols ?? 2;
   if (!s.subgroups) return 'needs subgroups';
   // Measured on the H100 (4k): d128 30.3 TFLOP/s against 24.6 for the SIMT forward (run 92); d64 with pvCols 1 28.8
@@ -73,8 +81,9 @@ export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: b
   if (s.d % 32 !== 0 || s.d > 128) return `headDim ${s.d} is not a multiple of 32 up to 128`;
   if (![32, 64, 128].includes(s.dv)) return `headDimV ${s.dv} is not 32, 64 or 128`;
   // P·V on the tensor cores where its 64-row tile fits, else on the FMA units (the same options otherwise).
-  const pvBm = bms.find((bm) => (bm === 64 || bm === 32) && tcPvLayout({ ...s, half: !!s.half }, bm).bytes <= smem);
-  if (opts.pv === 'mma' && pvBm) return { bm: pvBm, ...opts, ...(s.half ? { half: true } : {}) };
+  const direct = !!s.direct && !!s.half;
+  const pvBm = bms.find((bm) => (bm === 64 || bm === 32) && tcPvLayout({ ...s, half: !!s.half, direct }, bm).bytes <= smem);
+  if (opts.pv === 'mma' && pvBm) return { bm: pvBm, ...opts, ...(s.half ? { half: true } : {}), ...(direct ? { direct } : {}) };
   if (opts.pv === 'mma') opts = { ...opts, pv: 'fma' };
   for (const bm of bms) {
     if (bm % 16 !== 0 || bm < 16 || bm > 64) continue;

@@ -13,6 +13,8 @@ import type { ForwardShape, TcAblation } from './wgsl-forward.js';
  *   memory into O in f32 registers: O = O·alpha + T·scale(tile).
  * - K comes split too (kSplitWGSL, the split the other kernel does per tile), once per call in the engine's main pass
  *   before this kernel instead of once per query tile; Q is split in the prologue, 32 rows at a time through the region.
+ * - f16 inputs (TcTiles.direct): K and V read from the inputs as they are (at the binding's element shift), no scales,
+ *   P one f16 piece, T = Ph·V (H100 d128 4k: 6.95 against 9.18 ms split, run 141).
  * Layout: 256 threads, BM = 64 query rows, key tiles of 32. S: subgroup sg owns block (rb, nb) = (sg / 2, sg % 2).
  * P·V: subgroup sg owns O's column block pnb = sg % NB and row blocks prb0 + RS·i; it reads each V fragment once per
  * k-step for all its row blocks. The flush reads back one column per lane, every other row (rows lane/16 + 2x): 32
@@ -29,8 +31,9 @@ import type { ForwardShape, TcAblation } from './wgsl-forward.js';
  */
 export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   const { d, dv } = s;
-  const L = tcPvLayout({ d, dv, half: !!t.half }, t.bm);
-  const { BM, NT, NS, KS, VS, PS, VP, RBN, NB, TB, R, rounds, regionHalves, ffFloats, blocks } = L;
+  const direct = !!t.direct;
+  const L = tcPvLayout({ d, dv, half: !!t.half, direct }, t.bm);
+  const { BM, NT, NS, KS, VS, PS, VP, PP, RBN, NB, TB, R, rounds, regionHalves, ffFloats, blocks } = L;
   const BK = TC_BK, half = !!t.half;
   // Timing only (scripts/device-run.ts through setForwardAblation): one piece removed, results wrong on purpose.
   const ab = (a: TcAblation) => t.ablate === a;
@@ -47,16 +50,18 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   // row-planes, so that every step's plane and row offset are constants and a load or store is one add to a per-tile
   // base. Computing each word's row, plane and column per load and tile instead cost 3 ms of 17 at d128 (runs 117,
   // 125: 17.1 -> 14.2 ms; d64 19.1 -> 16.4; f16 d128 10.8 -> 9.6). That form remains where NT / HWn does not divide BK.
+  // direct (f16 inputs): K and V are the inputs themselves, [row][hkv][d] at the binding's element shift.
   const stage = (name: 'k' | 'v', PL: number, HWn: number, tot: number, S: number) => {
+    const sh = direct ? ` + (P.${name}Shift >> 1u)` : '';
     const { E, even, step } = stagePlan(PL, BK, HWn, NT);
     const src = name === 'k' ? 'KPw' : 'VPw', reg = name === 'k' ? 'rk' : 'rv';
     const pre = `${name}rp0`, cw = `${name}cw`;
     const head = even ? `let ${pre} = t / ${u(HWn)}; let ${cw} = t % ${u(HWn)};` : '';
     const load = (kt: string) => even
-      ? `{ let base = ((kr0 + u32(${kt}) + ${pre}) * P.hkv + hk) * ${u(tot)} + ${cw}; let rs = P.hkv * ${u(tot)};
+      ? `{ let base = ((kr0 + u32(${kt}) + ${pre}) * P.hkv + hk) * ${u(tot)} + ${cw}${sh}; let rs = P.hkv * ${u(tot)};
       ${rep(E, (e) => { const { ro, pl } = step(e); return `${reg}${e} = 0u; if (u32(${kt}) + ${pre} + ${u(ro)} < sk) { ${reg}${e} = ${src}[base + ${ro ? `${u(ro)} * rs + ` : ''}${u(pl * HWn)}]; }`; }, '\n      ')} }`
       : rep(E, (e) => `{ let w = t + ${u(NT * e)}; let row = w / ${u(PL * HWn)}; let rem = w - row * ${u(PL * HWn)}; let gr = u32(${kt}) + row;
-      ${reg}${e} = 0u; if (gr < sk) { ${reg}${e} = ${src}[((kr0 + gr) * P.hkv + hk) * ${u(tot)} + rem]; } }`, '\n    ');
+      ${reg}${e} = 0u; if (gr < sk) { ${reg}${e} = ${src}[((kr0 + gr) * P.hkv + hk) * ${u(tot)} + rem${sh}]; } }`, '\n    ');
     const store = even
       ? `{ let a0 = ${pre} * ${u(S)} + ${cw} * 2u;
       ${rep(E, (e) => { const { ro, pl } = step(e); return `{ let x = bitcast<vec2<f16>>(${reg}${e}); let a = a0 + ${u(pl * BK * S + ro * S)}; kh[a] = x.x; kh[a + 1u] = x.y; }`; }, '\n      ')} }`
@@ -64,20 +69,20 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
       let x = bitcast<vec2<f16>>(${reg}${e}); let a = pl * ${u(BK * S)} + row * ${u(S)} + cw * 2u; kh[a] = x.x; kh[a + 1u] = x.y; }`, '\n    ');
     return { E, head, load, store };
   };
-  const sk_ = stage('k', KPn, HW, 2 * HW, KS), sv_ = stage('v', VP, HV, VP * HV, VS);
+  const sk_ = stage('k', KPn, HW, direct ? HW : 2 * HW, KS), sv_ = stage('v', VP, HV, VP * HV, VS);
   // K's inverse row scales travel in a register of threads t < 32 (a global load right before the barrier would stall).
-  const loadK = (kt: string) => `${sk_.load(kt)}
+  const loadK = (kt: string) => direct ? sk_.load(kt) : `${sk_.load(kt)}
     { let gr = u32(${kt}) + t; rki = 0.0; if (t < ${u(BK)} && gr < sk) { rki = KI[(kr0 + gr) * P.hkv + hk]; } }`;
-  const storeK = `${sk_.store}
+  const storeK = direct ? sk_.store : `${sk_.store}
     if (t < ${u(BK)}) { kinv[t] = rki; }`;
   // V's block scale (the block's largest |v|, KI[P.count + block * hkv + hk]) travels like K's row scales: loaded
   // with V by subgroup 0, T's unscaling (P's 2^14 and 1/scale) put in workgroup memory with V, one slot per lane (a
   // branch on subgroup 0 does not split a subgroup: with one thread doing it, t == NT - 1, the quick set failed 7 of
   // 18 and the grid 103 of 648, run 133 -- subgroup operations after a split branch, is the guess). (Loaded by every
   // thread at P1 and used at P3 instead: d128 4k 12.25 against 11.80 ms, d64 14.42 against 13.50, run 132.)
-  const loadV = (kt: string) => `${sv_.load(kt)}
+  const loadV = (kt: string) => direct ? sv_.load(kt) : `${sv_.load(kt)}
     if (t < 32u) { rvb = bitcast<u32>(KI[P.count + ((kr0 + u32(${kt})) / ${u(BK)}) * P.hkv + hk]); }`;
-  const storeV = `${sv_.store}
+  const storeV = direct ? sv_.store : `${sv_.store}
     if (t < 32u) { vts[t] = (1.0 / ${vScaleCode('rvb')}) * ${2 ** -14}; }`;
   const bFrag = (c: number, lo: boolean) => `subgroupMatrixLoad<${Rm}, col_major>(&kh, ${lo ? `${u(BK * KS)} + ` : ''}nb * ${u(16 * KS)} + ${u(c * 16)}, ${u(KS)})`;
   const sMMA = ab('tcnos') ? `subgroupMatrixStore<row_major>(&ff, rb * ${u(16 * BK)} + nb * 16u, c, ${u(BK)});` : `c = ${Cm}();
@@ -85,7 +90,8 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
       ${rep(KD, (c) => mma(`qh${c}`, bFrag(c, false), 'c'), '\n      ')}
       subgroupMatrixStore<row_major>(&ff, rb * ${u(16 * BK)} + nb * 16u, c, ${u(BK)});`;
   const fold = !s.softcap;
-  const score = (j: number) => fold ? `ff[srow * ${u(BK)} + k${j}] * (kinv[k${j}] * rowF)` : `score2(ff[srow * ${u(BK)} + k${j}] * (kinv[k${j}] * qinvRow))`;
+  const kinvOf = (j: number) => (direct ? '1.0' : `kinv[k${j}]`); // direct: K unscaled
+  const score = (j: number) => fold ? `ff[srow * ${u(BK)} + k${j}] * (${kinvOf(j)} * rowF)` : `score2(ff[srow * ${u(BK)} + k${j}] * (${kinvOf(j)} * qinvRow))`;
   // masked: per-key window tests; else the tile lies inside every valid row's window (a uniform branch, see ulo/uhi).
   const softmax = (kt: string, masked = true) => `{
       ${rep(KPT, (j) => `let k${j} = sq4 * ${u(KPT)} + ((${u(j)} + srow) % ${u(KPT)});${masked ? ` let kj${j} = i32(${kt}) + i32(k${j});` : ''}
@@ -96,7 +102,7 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
       mrun = mt;
       var psum = 0.0;
       ${rep(KPT, (j) => `{ let p = ${masked ? `select(0.0, exp2x(x${j} - mt), v${j})` : `exp2x(x${j} - mt)`}; psum = psum + p; let p14 = p * 16384.0; let ph = ${roundF16('p14')};
-        ps[srow * ${u(PS)} + k${j}] = f16(ph); ps[${u(BM * PS)} + srow * ${u(PS)} + k${j}] = f16(p14 - ph); }`, '\n      ')}
+        ps[srow * ${u(PS)} + k${j}] = f16(ph);${direct ? '' : ` ps[${u(BM * PS)} + srow * ${u(PS)} + k${j}] = f16(p14 - ph);`} }`, '\n      ')}
       if (sq4 == 0u) { red[srow] = alpha; }
       lrun = lrun * alpha + psum;
     }`;
@@ -109,7 +115,7 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   const pFrag = (i: number, k: number, p: number) => `subgroupMatrixLoad<${Lm}, row_major>(&ps, ${u(p * BM * PS)} + (${rbOf(i)}) * ${u(16 * PS)} + ${u(k * 16)}, ${u(PS)})`;
   // Per block and k-step, the small products first (P's fragments loaded once for all four).
   const pv = ab('tcnopv') ? '' : `${rep(NBK, (k) => cols.map((nb) => rep(VP, (p) => `let ${vName(k, nb, p)} = ${vFrag(k, nb, p)};`, ' ')).join(' '), '\n    ')}
-    ${rep(NBK, (k) => rep(TB, (i) => { const v = (p: number) => vName(k, nbOf(i), p); return `{ let ph = ${pFrag(i, k, 0)}; let pl = ${pFrag(i, k, 1)};${rep(VP - 1, (p) => ` ${mma('ph', v(VP - 1 - p), `T${i}`)}`, '')} ${mma('pl', v(0), `T${i}`)} ${mma('ph', v(0), `T${i}`)} }`; }, '\n    '), '\n    ')}`;
+    ${rep(NBK, (k) => rep(TB, (i) => { const v = (p: number) => vName(k, nbOf(i), p); return direct ? `{ let ph = ${pFrag(i, k, 0)}; ${mma('ph', v(0), `T${i}`)} }` : `{ let ph = ${pFrag(i, k, 0)}; let pl = ${pFrag(i, k, 1)};${rep(VP - 1, (p) => ` ${mma('ph', v(VP - 1 - p), `T${i}`)}`, '')} ${mma('pl', v(0), `T${i}`)} ${mma('ph', v(0), `T${i}`)} }`; }, '\n    '), '\n    ')}`;
   const nt = `(jt + 1 < ntiles)`;
   const flush = Array.from({ length: rounds }, (_, r) => {
     const bl = Array.from({ length: R }, (_, ii) => r * R + ii).filter((i) => i < TB);
@@ -146,12 +152,12 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
 @group(0) @binding(5) var<storage, read> VPw: array<u32>;
 @group(0) @binding(6) var<storage, read_write> Ob: ${storageType('f32', true)};
 @group(0) @binding(7) var<storage, read_write> Lb: array<f32>;
-@group(0) @binding(8) var<storage, read> KI: array<f32>;
+${direct ? '' : '@group(0) @binding(8) var<storage, read> KI: array<f32>;'}
 @group(0) @binding(3) var<storage, read> Qb: ${storageType(s.dtype, true)};
 ${loaders('q', 'Qb', s.dtype, d, true)}${scoreFns(s.softcap)}${exp2Fn(s.dtype === 'f32' && !ab('tcexp2') && t.exp2 !== 'builtin', true)}
 const NEG: f32 = -3.0e38;
 var<workgroup> kh: array<f16, ${regionHalves}>;
-var<workgroup> ps: array<f16, ${2 * BM * PS}>;
+var<workgroup> ps: array<f16, ${PP * BM * PS}>;
 var<workgroup> ff: array<f32, ${ffFloats}>;
 var<workgroup> red: array<f32, ${BM}>;
 var<workgroup> kinv: array<f32, ${BK}>;
@@ -210,7 +216,7 @@ ${queryTilePrologue(BM)}
     if (${ab('tcnomask') ? 'false' : `i32(kt) >= uLo && i32(kt) + ${BK} <= uHi`}) ${softmax('kt', false)} else ${softmax('kt')}
     workgroupBarrier();
     // P3: P·V(j) into fresh T; K(j+1) into registers; the flush into O.
-    let TS = vts[lane];
+    let TS = ${direct ? `${2 ** -14}` : 'vts[lane]'};
     ${rep(TB, (i) => `var T${i} = ${Cm}();`, ' ')}
     ${pv}
     ${ab('tcnoload') ? '' : `if ${nt} { ${loadK(`kt + ${BK}`)} }`}
@@ -253,18 +259,19 @@ export function stagePlan(PL: number, BK: number, HWn: number, NT: number) {
  * least as many column blocks NB as subgroups NS, whole columns (nb = sg + NS·c, every row block); else NS/NB
  * subgroups share a column (nb = sg % NB), each taking every (NS/NB)-th row block.
  */
-export function tcPvLayout(s: { d: number; dv: number; half?: boolean }, bm: number) {
+export function tcPvLayout(s: { d: number; dv: number; half?: boolean; direct?: boolean }, bm: number) {
   const BK = TC_BK, BM = bm, NT = 4 * BM, NS = NT / 32;
   const KS = s.d + 8, VS = s.dv + 8, PS = BK + 8;
-  const VP = s.half ? 2 : 3, KP = s.half ? 1 : 2;
+  // V's pieces, K's planes, P's pieces (direct: f16 inputs as they are, TcTiles.direct).
+  const VP = s.direct ? 1 : s.half ? 2 : 3, KP = s.half ? 1 : 2, PP = s.direct ? 1 : 2;
   const RBN = BM / 16, NB = s.dv / 16, TB = (RBN * NB) / NS;
   const blocks: { rb: string; nb: string }[] = [];
   if (NB >= NS) { for (let c = 0; c < NB / NS; c++) for (let r = 0; r < RBN; r++) blocks.push({ rb: `${r}u`, nb: c === 0 ? 'sg' : `sg + ${NS * c}u` }); }
   else { const RS = NS / NB; for (let r = 0; r < RBN / RS; r++) blocks.push({ rb: r === 0 ? 'prb0' : `prb0 + ${RS * r}u`, nb: 'pnb' }); }
   // The region holds K(j) (KP planes), V(j) (VP planes) in turn.
   const regionHalves = Math.max(KP * BK * KS, VP * BK * VS);
-  const fixed = 2 * regionHalves + 2 * 2 * BM * PS + 4 * (BM + 2 * BK) + 16 + 4 * (2 * NS + 2); // + red, kinv, vts, uni, wlo/whi, ulo/uhi
+  const fixed = 2 * regionHalves + 2 * PP * BM * PS + 4 * (BM + 2 * BK) + 16 + 4 * (2 * NS + 2); // + red, kinv, vts, uni, wlo/whi, ulo/uhi
   const R = Math.max(1, Math.min(TB, Math.floor((49152 - fixed) / (NS * 1024)))); // T blocks per subgroup per flush round
   const ffFloats = Math.max(BM * BK, NS * R * 256);
-  return { BM, NT, NS, KS, VS, PS, VP, RBN, NB, TB, R, rounds: Math.ceil(TB / R), regionHalves, ffFloats, blocks, bytes: fixed + 4 * ffFloats };
+  return { BM, NT, NS, KS, VS, PS, VP, PP, RBN, NB, TB, R, rounds: Math.ceil(TB / R), regionHalves, ffFloats, blocks, bytes: fixed + 4 * ffFloats };
 }

@@ -8,7 +8,7 @@ import type { GpuContext } from '../src/gpu-context.js';
 import { emulateSubgroupMatrices } from './tc-emulation.js';
 
 /**
- * The tensor-core forward (wgsl-forward-tcpv.ts, opt-in) on this adapter with its subgroup
+ * The tensor-core forward (wgsl-forward-tcpv.ts) on this adapter with its subgroup
  * matrices emulated (tc-emulation.ts): its logic against the float64 oracle under the conformance criterion, in CI,
  * where no adapter has subgroup matrices. lavapipe's 32 KiB of workgroup memory take its 32-row tiles at d64 and at
  * d128 with headDimV 64 (64 rows with 16-bit inputs and headDimV 32, d64 or d96); the H100 runs 64-row ones at d128
@@ -21,15 +21,21 @@ import { emulateSubgroupMatrices } from './tc-emulation.js';
 const oracle = referenceOracle;
 const backend = createWebGPUBackend();
 const avail = await backend.probe();
-const engine = avail.available ? await backend.engine() : undefined;
+const globalEngine = avail.available ? await backend.engine() : undefined;
+// Chunked cases: bindings capped so that a problem splits by whole sequences, each chunk bound at an aligned offset
+// with an element shift (the f16 kernel reads K and V at that shift itself, TcTiles.direct).
+const small = createWebGPUBackend({ maxBindingBytes: 16384 });
+const smallEngine = avail.available ? ((await small.probe()).available ? await small.engine() : undefined) : undefined;
 const skipWhy = !avail.available ? avail.reason
-  : engine!.ctx.subgroupMinSize < 8 ? `subgroups of ${engine!.ctx.subgroupMinSize} (the kernel's shuffles need 8 lanes)` : undefined;
+  : globalEngine!.ctx.subgroupMinSize < 8 ? `subgroups of ${globalEngine!.ctx.subgroupMinSize} (the kernel's shuffles need 8 lanes)` : undefined;
 if (skipWhy) console.warn(`tensor-core emulation tests skipped: ${skipWhy}`);
-if (engine && !skipWhy) {
+for (const e of [globalEngine, smallEngine]) {
+  if (!e || skipWhy) continue;
   // The tensor-core forward on (its 32-lane needs emulated); every other kernel keeps the adapter's real subgroups.
-  Object.assign(engine.ctx as GpuContext & { tensorCores: boolean }, { tensorCores: true });
-  engine.tcSubgroups = () => true;
-  engine.wgslTransform = emulateSubgroupMatrices;
+  // Mode 'on' (not the default 'auto', which leaves f32 forwards that return the LSE to the SIMT kernel).
+  Object.assign(e.ctx as GpuContext & { tensorCores: boolean; tensorCoresAuto: boolean }, { tensorCores: true, tensorCoresAuto: false });
+  e.tcSubgroups = () => true;
+  e.wgslTransform = emulateSubgroupMatrices;
 }
 const T = 600_000;
 
@@ -41,19 +47,23 @@ const T = 600_000;
  * looser f32-naive.ts baseline, 2 of 36 spread draws had failed). Two test files share the cases so that vitest's
  * two workers share the compiling.
  */
-export function tcEmulatedSuite(spread: CaseSpec[], cases: CaseSpec[]): void {
+export function tcEmulatedSuite(spread: CaseSpec[], cases: CaseSpec[], chunked: CaseSpec[] = []): void {
   afterAll(async () => {
     await backend.dispose();
+    await small.dispose();
   });
   describe.skipIf(skipWhy !== undefined)('the tensor-core forward, subgroup matrices emulated, against the float64 oracle', () => {
-    for (const spec of [...spread.map((s) => ({ ...s, spread: true })), ...cases]) {
-      it(caseLabel(spec), async () => {
+    const all = [...spread.map((s) => ({ spec: { ...s, spread: true }, chunk: false })), ...cases.map((spec) => ({ spec, chunk: false })), ...chunked.map((spec) => ({ spec, chunk: true }))];
+    for (const { spec, chunk } of all) {
+      it(`${caseLabel(spec)}${chunk ? ' chunked' : ''}`, async () => {
+        const [be, engine] = chunk ? [small, smallEngine] : [backend, globalEngine];
         const plan = engine!.forwardPlan(makeProblem({ ...spec, returnLse: true }));
-        expect(Array.isArray(plan) ? plan : plan.tc, 'the tensor-core forward with P·V on the tensor cores').toMatchObject({ pv: 'mma' });
+        expect(Array.isArray(plan) ? plan : plan.tc, 'the tensor-core forward with P·V on the tensor cores').toMatchObject({ pv: 'mma', ...(spec.dtype === 'f16' ? { direct: true } : {}) });
+        if (chunk) expect(Array.isArray(plan) ? 0 : plan.chunks.length, 'chunks').toBeGreaterThan(1);
         // FLASHATTN_TC_EMU_TRIALS=n: n fresh draws per case, each ratio logged (the cold compiles dominate, not the draws)
         for (let trial = 0; trial < Number(process.env.FLASHATTN_TC_EMU_TRIALS ?? 1); trial++) {
           const c = generateCase(spec); // spread: core's rows at spread magnitudes (CaseSpec.spread)
-          const [r] = await crossCheck(c, [backend], oracle);
+          const [r] = await crossCheck(c, [be], oracle);
           // After a tensor-core forward the backward recomputes the row statistics (its own pass, `stats`).
           expect(engine!.lastKernels.join(','), 'the kernels run').toMatch(spec.backward ? /(^|,)stats,(.*,)?dkv(,|$)/ : /fwdtc/);
           if (process.env.FLASHATTN_TC_EMU_TRIALS) console.log(`tc-emu ${caseLabel(spec)} seed ${c.seed}: ${JSON.stringify(Object.fromEntries(Object.entries(r!.errors ?? {}).map(([k, e]) => [k, `${e.ratio.toFixed(2)} (of the bound ${(e.err / e.bound).toFixed(2)})`])))}`);
