@@ -200,7 +200,7 @@ export class Engine {
     const params = encodeParams({ count: rows, hkv, kShift: k.shift, vShift: v.shift });
     const ksplit = this.#pipeline(`ksplit|${p.dtype}|${d}`, () => kSplitWGSL({ dtype: p.dtype, d }));
     rec.add('main', ksplit, params, [{ binding: 4, buffer: k.buffer, offset: k.offset, size: k.size }, { binding: 8, buffer: kp, size: bufferBytes(rows * hkv * d, 4) }, { binding: 9, buffer: ki, size: 4 * rows * hkv }], groups);
-    rec.add('main', this.#pipeline(`vsplit|${p.dtype}|${dv}|${vp}`, () => vSplitWGSL({ dtype: p.dtype, dv, vp: vp as 2 | 3 })), params, [
+    rec.add('main', this.#pipeline(`vsplit|${p.dtype}|${dv}|${vp}`, () => vSplitWGSL({ dtype: p.dtype, dv, vp: vp as 1 | 2 | 3 })), params, [
       { binding: 5, buffer: v.buffer, offset: v.offset, size: v.size }, { binding: 10, buffer: ki, offset: kiOff, size: 4 * vmWords },
       { binding: 11, buffer: vpb, size: bufferBytes((rows * hkv * dv * vp) / 2, 4) },
     ], groups);

@@ -13,8 +13,9 @@ import type { ForwardShape, TcAblation } from './wgsl-forward.js';
  *   memory into O in f32 registers: O = O·alpha + T·scale(tile).
  * - K comes split too (kSplitWGSL, the split the other kernel does per tile), once per call in the engine's main pass
  *   before this kernel instead of once per query tile; Q is split in the prologue, 32 rows at a time through the region.
- * - f16 inputs (TcTiles.direct): K and V read from the inputs as they are (at the binding's element shift), no scales,
- *   P one f16 piece, T = Ph·V (H100 d128 4k: 6.95 against 9.18 ms split, run 141).
+ * - f16/bf16 inputs: V and P in one f16 piece each (T = Ph·V); f16 (TcTiles.direct) also reads K and V from the
+ *   inputs as they are (at the binding's element shift, no scales, no split kernels; H100 d128 4k: 6.95 against 9.18
+ *   ms with the splits and two pieces, run 141).
  * Layout: 256 threads, BM = 64 query rows, key tiles of 32. S: subgroup sg owns block (rb, nb) = (sg / 2, sg % 2).
  * P·V: subgroup sg owns O's column block pnb = sg % NB and row blocks prb0 + RS·i; it reads each V fragment once per
  * k-step for all its row blocks. The flush reads back one column per lane, every other row (rows lane/16 + 2x): 32
@@ -102,7 +103,7 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
       mrun = mt;
       var psum = 0.0;
       ${rep(KPT, (j) => `{ let p = ${masked ? `select(0.0, exp2x(x${j} - mt), v${j})` : `exp2x(x${j} - mt)`}; psum = psum + p; let p14 = p * 16384.0; let ph = ${roundF16('p14')};
-        ps[srow * ${u(PS)} + k${j}] = f16(ph);${direct ? '' : ` ps[${u(BM * PS)} + srow * ${u(PS)} + k${j}] = f16(p14 - ph);`} }`, '\n      ')}
+        ps[srow * ${u(PS)} + k${j}] = f16(ph);${PP === 1 ? '' : ` ps[${u(BM * PS)} + srow * ${u(PS)} + k${j}] = f16(p14 - ph);`} }`, '\n      ')}
       if (sq4 == 0u) { red[srow] = alpha; }
       lrun = lrun * alpha + psum;
     }`;
@@ -115,7 +116,7 @@ export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   const pFrag = (i: number, k: number, p: number) => `subgroupMatrixLoad<${Lm}, row_major>(&ps, ${u(p * BM * PS)} + (${rbOf(i)}) * ${u(16 * PS)} + ${u(k * 16)}, ${u(PS)})`;
   // Per block and k-step, the small products first (P's fragments loaded once for all four).
   const pv = ab('tcnopv') ? '' : `${rep(NBK, (k) => cols.map((nb) => rep(VP, (p) => `let ${vName(k, nb, p)} = ${vFrag(k, nb, p)};`, ' ')).join(' '), '\n    ')}
-    ${rep(NBK, (k) => rep(TB, (i) => { const v = (p: number) => vName(k, nbOf(i), p); return direct ? `{ let ph = ${pFrag(i, k, 0)}; ${mma('ph', v(0), `T${i}`)} }` : `{ let ph = ${pFrag(i, k, 0)}; let pl = ${pFrag(i, k, 1)};${rep(VP - 1, (p) => ` ${mma('ph', v(VP - 1 - p), `T${i}`)}`, '')} ${mma('pl', v(0), `T${i}`)} ${mma('ph', v(0), `T${i}`)} }`; }, '\n    '), '\n    ')}`;
+    ${rep(NBK, (k) => rep(TB, (i) => { const v = (p: number) => vName(k, nbOf(i), p); return PP === 1 ? `{ let ph = ${pFrag(i, k, 0)};${rep(VP, (p) => ` ${mma('ph', v(VP - 1 - p), `T${i}`)}`, '')} }` : `{ let ph = ${pFrag(i, k, 0)}; let pl = ${pFrag(i, k, 1)};${rep(VP - 1, (p) => ` ${mma('ph', v(VP - 1 - p), `T${i}`)}`, '')} ${mma('pl', v(0), `T${i}`)} ${mma('ph', v(0), `T${i}`)} }`; }, '\n    '), '\n    ')}`;
   const nt = `(jt + 1 < ntiles)`;
   const flush = Array.from({ length: rounds }, (_, r) => {
     const bl = Array.from({ length: R }, (_, ii) => r * R + ii).filter((i) => i < TB);
@@ -262,8 +263,9 @@ export function stagePlan(PL: number, BK: number, HWn: number, NT: number) {
 export function tcPvLayout(s: { d: number; dv: number; half?: boolean; direct?: boolean }, bm: number) {
   const BK = TC_BK, BM = bm, NT = 4 * BM, NS = NT / 32;
   const KS = s.d + 8, VS = s.dv + 8, PS = BK + 8;
-  // V's pieces, K's planes, P's pieces (direct: f16 inputs as they are, TcTiles.direct).
-  const VP = s.direct ? 1 : s.half ? 2 : 3, KP = s.half ? 1 : 2, PP = s.direct ? 1 : 2;
+  // V's pieces, K's planes, P's pieces: f32 inputs 3, 2, 2; f16/bf16 one each (their values fit one f16 after a
+  // power-of-two scale, and their baselines round P coarser than one f16 piece does).
+  const VP = s.half ? 1 : 3, KP = s.half ? 1 : 2, PP = s.half ? 1 : 2;
   const RBN = BM / 16, NB = s.dv / 16, TB = (RBN * NB) / NS;
   const blocks: { rb: string; nb: string }[] = [];
   if (NB >= NS) { for (let c = 0; c < NB / NS; c++) for (let r = 0; r < RBN; r++) blocks.push({ rb: `${r}u`, nb: c === 0 ? 'sg' : `sg + ${NS * c}u` }); }

@@ -11,11 +11,12 @@ import { roundF16 } from './wgsl-forward-tc.js';
  * roundF16: exact), mid (the same of the rest), lo (the rest, rounded): VP[((row * hkv + hk) * vp + piece) * dv/4 + c4]
  * (vec4<f16>). The forward's key tiles are these blocks (aligned to the binding's rows), so a tile's T is unscaled by
  * its block's scale. Three pieces carry 33 bits, so a one-hot attention row gives V exactly; two (22 bits) failed a
- * window-(0,0) case (session 8). f16/bf16 inputs take two. (One scale per KV head took a max kernel of its own over V
+ * window-(0,0) case (session 8). bf16 inputs take one (8 mantissa bits: one f16 holds a scaled value exactly, unless
+ * it lies more than 2^28 below its block's largest, where f16 goes subnormal), as f16 inputs split (tcOpts.f16Split). (One scale per KV head took a max kernel of its own over V
  * and a zeroed buffer before this one: runs up to 129.) Needs shader-f16 and subgroups but no subgroup matrices, so it
  * runs on lavapipe (test/v-split.test.ts).
  */
-export function vSplitWGSL(s: { dtype: ForwardShape['dtype']; dv: number; vp: 2 | 3 }): string {
+export function vSplitWGSL(s: { dtype: ForwardShape['dtype']; dv: number; vp: 1 | 2 | 3 }): string {
   const C4 = s.dv / 4 / 8, DV4 = s.dv / 4, vp = s.vp;
   return `enable f16;
 enable subgroups;
@@ -44,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let o = (row * P.hkv + hk) * ${vp * DV4}u + lane8;
   ${rep(C4, (c) => `{ let y = x${c} * sc;
     let yh = ${roundF16('y', true)}; let r1 = y - yh;${vp === 3 ? ` let ym = ${roundF16('r1', true)};` : ''}
-    VP[o + ${8 * c}u] = vec4<f16>(yh);${vp === 3 ? ` VP[o + ${DV4 + 8 * c}u] = vec4<f16>(ym); VP[o + ${2 * DV4 + 8 * c}u] = vec4<f16>(r1 - ym);` : ` VP[o + ${DV4 + 8 * c}u] = vec4<f16>(r1);`} }`, '\n  ')}
+    VP[o + ${8 * c}u] = vec4<f16>(yh);${vp === 3 ? ` VP[o + ${DV4 + 8 * c}u] = vec4<f16>(ym); VP[o + ${2 * DV4 + 8 * c}u] = vec4<f16>(r1 - ym);` : vp === 2 ? ` VP[o + ${DV4 + 8 * c}u] = vec4<f16>(r1);` : ''} }`, '\n  ')}
 }
 `;
 }

@@ -41,22 +41,27 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
   });
 
   it('declares exactly the workgroup memory it budgets for, within the limit', () => {
-    for (const [d, dv] of [[128, 128], [128, 64], [96, 32], [128, 32], [64, 64], [64, 128]] as const) for (const half of [false, true]) for (const [pv, bms] of [['fma', undefined], ['mma', [64]], ['mma', [32]]] as const) {
-      const t = tcTiles({ d, dv, subgroups: true, half }, 49152, bms, { ...tcDefaults(dv), pv });
+    for (const [d, dv] of [[128, 128], [128, 64], [96, 32], [128, 32], [64, 64], [64, 128]] as const) for (const [half, direct] of [[false, false], [true, false], [true, true]]) for (const [pv, bms] of [['fma', undefined], ['mma', [64]], ['mma', [32]]] as const) {
+      const t = tcTiles({ d, dv, subgroups: true, half, direct }, 49152, bms, { ...tcDefaults(dv), pv });
       if (typeof t === 'string') throw new Error(t);
       expect(t.pv).toBe(pv); // every one of these shapes fits P·V on the tensor cores at 48 KiB
       for (const softcap of [false, true]) {
         const shape = { dtype: half ? 'f16' as const : 'f32' as const, d, dv, softcap, subgroups: true };
         const code = pv === 'mma' ? forwardTcPvWGSL(shape, t) : forwardTcWGSL(shape, t);
-        const bytes = pv === 'mma' ? tcPvLayout({ d, dv, half }, t.bm).bytes : tcSmem({ d, dv, half }, t.bm);
+        expect(!!t.direct, 'direct: f16 inputs read as they are, with P·V on the tensor cores').toBe(direct && pv === 'mma');
+        const bytes = pv === 'mma' ? tcPvLayout({ d, dv, half, direct }, t.bm).bytes : tcSmem({ d, dv, half }, t.bm);
         expect(declaredWorkgroupBytes(code)).toBe(bytes);
         expect(bytes).toBeLessThanOrEqual(49152);
         // f16/bf16 inputs: S from the hi matrices alone (d/16 MMAs per S block), no lo matrices of Q. 'fma': S in the
-        // prologue and the loop; 'mma': S once, and P·V's k-steps x row blocks x (V pieces + 1) products.
-        const sMMAs = (half ? 1 : 3) * (d / 16), L = tcPvLayout({ d, dv, half }, t.bm);
+        // prologue and the loop; 'mma': S once, and P·V's k-steps x row blocks x products (f32: V's 3 pieces by P's hi
+        // and V's hi by P's lo; f16/bf16: V's one piece by P's one).
+        const sMMAs = (half ? 1 : 3) * (d / 16), L = tcPvLayout({ d, dv, half, direct }, t.bm);
         if (pv === 'mma') expect(code).toContain(`@workgroup_size(${4 * t.bm})`);
-        expect((code.match(/subgroupMatrixMultiplyAccumulate\(/g) ?? []).length).toBe(pv === 'mma' ? sMMAs + 2 * L.TB * (L.VP + 1) : 2 * sMMAs);
+        expect((code.match(/subgroupMatrixMultiplyAccumulate\(/g) ?? []).length).toBe(pv === 'mma' ? sMMAs + 2 * L.TB * (half ? 1 : 4) : 2 * sMMAs);
         expect(code.includes('ql0')).toBe(!half);
+        // direct: no scales (no KI binding), K and V at the binding's element shift
+        if (pv === 'mma') expect(code.includes('var<storage, read> KI')).toBe(!direct);
+        if (pv === 'mma') expect(code.includes('P.kShift >> 1u') && code.includes('P.vShift >> 1u')).toBe(direct);
       }
     }
     // Half inputs free a K plane (P·V on the FMA units: a 64-row tile fits at d128); P·V on the tensor cores by default.
