@@ -61,9 +61,9 @@ export interface TcTiles extends TcOptions {
    */
   readonly half?: boolean;
   /**
-   * f16 inputs with P·V on the tensor cores (wgsl-forward-tcpv.ts): K and V read as they are from the inputs, P as one
-   * f16 piece. They are f16 already, so no scale is needed (a product of f16 values is at most 2^32 and their sums
-   * stay far inside f32), and the f16 baseline rounds P to f16 too: no split kernels, one plane each.
+   * f16 inputs with P·V on the tensor cores (wgsl-forward-tcpv.ts): K and V read as they are from the inputs, with no
+   * split kernels and no scales. They are f16 already, and none is needed for range: a product of two f16 values is
+   * at most 2^32 and their sums stay far inside f32. (V and P are one f16 piece for every 16-bit input.)
    */
   readonly direct?: boolean;
   /** Timing only (scripts/device-run.ts through setForwardAblation; TC_ABLATIONS in wgsl-forward.ts). */
@@ -82,7 +82,7 @@ export function tcTiles(s: { d: number; dv: number; subgroups: boolean; half?: b
   if (![32, 64, 128].includes(s.dv)) return `headDimV ${s.dv} is not 32, 64 or 128`;
   // P·V on the tensor cores where its 64-row tile fits, else on the FMA units (the same options otherwise).
   const direct = !!s.direct && !!s.half;
-  const pvBm = bms.find((bm) => (bm === 64 || bm === 32) && tcPvLayout({ ...s, half: !!s.half, direct }, bm).bytes <= smem);
+  const pvBm = bms.find((bm) => (bm === 64 || bm === 32) && tcPvLayout({ ...s, half: !!s.half }, bm).bytes <= smem);
   if (opts.pv === 'mma' && pvBm) return { bm: pvBm, ...opts, ...(s.half ? { half: true } : {}), ...(direct ? { direct } : {}) };
   if (opts.pv === 'mma') opts = { ...opts, pv: 'fma' };
   for (const bm of bms) {

@@ -33,7 +33,7 @@ import type { ForwardShape, TcAblation } from './wgsl-forward.js';
 export function forwardTcPvWGSL(s: ForwardShape, t: TcTiles): string {
   const { d, dv } = s;
   const direct = !!t.direct;
-  const L = tcPvLayout({ d, dv, half: !!t.half, direct }, t.bm);
+  const L = tcPvLayout({ d, dv, half: !!t.half }, t.bm);
   const { BM, NT, NS, KS, VS, PS, VP, PP, RBN, NB, TB, R, rounds, regionHalves, ffFloats, blocks } = L;
   const BK = TC_BK, half = !!t.half;
   // Timing only (scripts/device-run.ts through setForwardAblation): one piece removed, results wrong on purpose.
@@ -260,7 +260,7 @@ export function stagePlan(PL: number, BK: number, HWn: number, NT: number) {
  * least as many column blocks NB as subgroups NS, whole columns (nb = sg + NS·c, every row block); else NS/NB
  * subgroups share a column (nb = sg % NB), each taking every (NS/NB)-th row block.
  */
-export function tcPvLayout(s: { d: number; dv: number; half?: boolean; direct?: boolean }, bm: number) {
+export function tcPvLayout(s: { d: number; dv: number; half?: boolean }, bm: number) {
   const BK = TC_BK, BM = bm, NT = 4 * BM, NS = NT / 32;
   const KS = s.d + 8, VS = s.dv + 8, PS = BK + 8;
   // V's pieces, K's planes, P's pieces: f32 inputs 3, 2, 2; f16/bf16 one each (their values fit one f16 after a

@@ -49,13 +49,13 @@ describe('tensor-core forward (tiles and code; it runs only where f16 subgroup m
         const shape = { dtype: half ? 'f16' as const : 'f32' as const, d, dv, softcap, subgroups: true };
         const code = pv === 'mma' ? forwardTcPvWGSL(shape, t) : forwardTcWGSL(shape, t);
         expect(!!t.direct, 'direct: f16 inputs read as they are, with P·V on the tensor cores').toBe(direct && pv === 'mma');
-        const bytes = pv === 'mma' ? tcPvLayout({ d, dv, half, direct }, t.bm).bytes : tcSmem({ d, dv, half }, t.bm);
+        const bytes = pv === 'mma' ? tcPvLayout({ d, dv, half }, t.bm).bytes : tcSmem({ d, dv, half }, t.bm);
         expect(declaredWorkgroupBytes(code)).toBe(bytes);
         expect(bytes).toBeLessThanOrEqual(49152);
         // f16/bf16 inputs: S from the hi matrices alone (d/16 MMAs per S block), no lo matrices of Q. 'fma': S in the
         // prologue and the loop; 'mma': S once, and P·V's k-steps x row blocks x products (f32: V's 3 pieces by P's hi
         // and V's hi by P's lo; f16/bf16: V's one piece by P's one).
-        const sMMAs = (half ? 1 : 3) * (d / 16), L = tcPvLayout({ d, dv, half, direct }, t.bm);
+        const sMMAs = (half ? 1 : 3) * (d / 16), L = tcPvLayout({ d, dv, half }, t.bm);
         if (pv === 'mma') expect(code).toContain(`@workgroup_size(${4 * t.bm})`);
         expect((code.match(/subgroupMatrixMultiplyAccumulate\(/g) ?? []).length).toBe(pv === 'mma' ? sMMAs + 2 * L.TB * (half ? 1 : 4) : 2 * sMMAs);
         expect(code.includes('ql0')).toBe(!half);
